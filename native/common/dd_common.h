@@ -1,0 +1,100 @@
+/*
+ * Shared by the C and CUDA kernels: parameter validation and the per-row teacher weighting, written once
+ * so both backends compute the same function. Internal to native/; the ABI is jextract/dualdistill_kernels.h.
+ */
+#ifndef DD_COMMON_H
+#define DD_COMMON_H
+
+#include <math.h>
+#include "dualdistill_kernels.h"
+
+#ifdef __CUDACC__
+#define DD_HD __host__ __device__ __forceinline__
+#else
+#define DD_HD static inline
+#endif
+
+/* Host-side checks every backend runs before touching memory. Data-dependent checks (labels, finiteness)
+ * are done by the kernels themselves. */
+static inline dd_status dd_datw_check(const dd_datw_params *p) {
+    if (p == 0 || p->student == 0 || p->loss == 0 || p->row_loss == 0) return DD_ERR_NULL_POINTER;
+    if (p->batch < 1 || p->classes < 2) return DD_ERR_BAD_SHAPE;
+    if (p->teachers < 1 || p->teachers > DD_MAX_TEACHERS) return DD_ERR_BAD_TEACHER_COUNT;
+    if (p->dtype != DD_FLOAT32 && p->dtype != DD_FLOAT16 && p->dtype != DD_BFLOAT16) return DD_ERR_BAD_DTYPE;
+    if (p->weighting < DD_WEIGHTING_DATW || p->weighting > DD_WEIGHTING_CAMKD) return DD_ERR_BAD_MODE;
+    if (p->score_mode != DD_SCORE_PRODUCT && p->score_mode != DD_SCORE_SUM) return DD_ERR_BAD_MODE;
+    if (p->norm_mode != DD_NORM_SOFTMAX && p->norm_mode != DD_NORM_LINEAR) return DD_ERR_BAD_MODE;
+    if (p->weighting == DD_WEIGHTING_CAMKD && p->teachers < 2) return DD_ERR_BAD_TEACHER_COUNT;
+    if ((p->weighting == DD_WEIGHTING_CAMKD || p->alpha_ce != 0.0f) && p->labels == 0) return DD_ERR_LABELS_REQUIRED;
+    if (!(p->temperature > 0.0f) || !(p->tau_conf > 0.0f) || !(p->tau_weight > 0.0f)) return DD_ERR_BAD_PARAMETER;
+    if (!(p->lambda >= 0.0f && p->lambda <= 1.0f) || !(p->linear_eps >= 0.0f)) return DD_ERR_BAD_PARAMETER;
+    if (!(p->label_smoothing >= 0.0f && p->label_smoothing < 1.0f)) return DD_ERR_BAD_PARAMETER;
+    if (!isfinite(p->alpha_ce) || !isfinite(p->alpha_kd) || p->num_threads < 0) return DD_ERR_BAD_PARAMETER;
+    if (p->student_stride < p->classes) return DD_ERR_BAD_STRIDE;
+    if (p->grad_student != 0 && p->grad_stride < p->classes) return DD_ERR_BAD_STRIDE;
+    for (int32_t k = 0; k < p->teachers; k++) {
+        if (p->teacher[k] == 0) return DD_ERR_NULL_POINTER;
+        if (p->teacher_stride[k] < p->classes) return DD_ERR_BAD_STRIDE;
+    }
+    return DD_OK;
+}
+
+/*
+ * Teacher weights of one sample from its per-teacher statistics.
+ *   conf[k], disc[k]: DATW confidence and discrepancy in [0, 1]
+ *   ent[k]:           entropy H_k of softmax(t_k / tau_conf)  (ebkd)
+ *   ce[k]:            CE(t_k, y)                              (camkd)
+ */
+DD_HD void dd_datw_weights(const dd_datw_params *p, const float *conf, const float *disc, const float *ent,
+                           const float *ce, float *w) {
+    const int32_t K = p->teachers;
+    if (p->weighting == DD_WEIGHTING_UNIFORM || K == 1) {
+        for (int32_t k = 0; k < K; k++) w[k] = 1.0f / (float)K;
+        return;
+    }
+    if (p->weighting == DD_WEIGHTING_EBKD) {
+        float hs = 0.0f, ws = 0.0f;
+        for (int32_t k = 0; k < K; k++) hs += ent[k];
+        for (int32_t k = 0; k < K; k++) { w[k] = 1.0f - ent[k] / (hs + 1e-12f); ws += w[k]; }
+        for (int32_t k = 0; k < K; k++) w[k] /= ws;
+        return;
+    }
+    if (p->weighting == DD_WEIGHTING_CAMKD) {
+        float m = -INFINITY, zs = 0.0f;
+        for (int32_t k = 0; k < K; k++) m = fmaxf(m, ce[k]);
+        for (int32_t k = 0; k < K; k++) { w[k] = expf(ce[k] - m); zs += w[k]; }
+        for (int32_t k = 0; k < K; k++) w[k] = (1.0f - w[k] / zs) / (float)(K - 1);
+        return;
+    }
+    /* DATW */
+    float e[DD_MAX_TEACHERS];
+    for (int32_t k = 0; k < K; k++) {
+        e[k] = p->score_mode == DD_SCORE_PRODUCT ? conf[k] * disc[k]
+                                                 : p->lambda * conf[k] + (1.0f - p->lambda) * disc[k];
+    }
+    if (p->norm_mode == DD_NORM_SOFTMAX) {
+        float m = -INFINITY, zs = 0.0f;
+        for (int32_t k = 0; k < K; k++) m = fmaxf(m, e[k] / p->tau_weight);
+        for (int32_t k = 0; k < K; k++) { w[k] = expf(e[k] / p->tau_weight - m); zs += w[k]; }
+        for (int32_t k = 0; k < K; k++) w[k] /= zs;
+    } else {
+        float zs = 0.0f;
+        for (int32_t k = 0; k < K; k++) zs += e[k] + p->linear_eps;
+        if (zs > 0.0f) {
+            for (int32_t k = 0; k < K; k++) w[k] = (e[k] + p->linear_eps) / zs;
+        } else { /* every score 0 and eps 0: no preference */
+            for (int32_t k = 0; k < K; k++) w[k] = 1.0f / (float)K;
+        }
+    }
+}
+
+/* Discrepancy from the row dot products: (1 - cos) / 2 with norms clamped at 1e-8. */
+DD_HD float dd_discrepancy(double st, double ss, double tt) {
+    double ns = sqrt(ss), nt = sqrt(tt);
+    ns = ns > 1e-8 ? ns : 1e-8;
+    nt = nt > 1e-8 ? nt : 1e-8;
+    double cs = st / (ns * nt);
+    return (float)((1.0 - cs) * 0.5);
+}
+
+#endif /* DD_COMMON_H */
