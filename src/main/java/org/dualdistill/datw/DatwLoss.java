@@ -16,6 +16,7 @@ import org.dualdistill.internal.kernels.CudaStreams;
 import org.dualdistill.internal.kernels.DatwKernel;
 import org.dualdistill.internal.kernels.NativeLibrary;
 import org.dualdistill.internal.torch.TensorBridge;
+import org.dualdistill.internal.torch.TorchRuntime;
 import org.dualdistill.kernels.KernelBackend;
 import org.dualdistill.kernels.KernelException;
 import org.dualdistill.kernels.Kernels;
@@ -45,6 +46,10 @@ import org.dualdistill.kernels.Kernels;
 public final class DatwLoss {
     private static final System.Logger LOG = System.getLogger("org.dualdistill.kernels");
     private static final AtomicBoolean FALLBACK_LOGGED = new AtomicBoolean();
+
+    static {
+        TorchRuntime.init();
+    }
 
     private final DatwConfig config;
     private final DatwKernel.Knobs knobs;

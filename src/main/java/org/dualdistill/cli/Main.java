@@ -1,0 +1,43 @@
+package org.dualdistill.cli;
+
+import java.util.concurrent.Callable;
+
+import org.dualdistill.internal.torch.TorchRuntime;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code dualdistill} command line. With no subcommand it runs the main job on the embedded default; until the
+ * trainer exists that is {@link SelfCheckCommand}, an end-to-end check of the native kernels against LibTorch.
+ */
+@Command(name = "dualdistill", mixinStandardHelpOptions = true, version = "dualdistill 0.1.0",
+        description = "Adaptive dual-teacher knowledge distillation for lightweight video action recognition.",
+        subcommands = {SelfCheckCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Callable<Integer> {
+
+    /** Runs the default job (the self-check). */
+    @Override
+    public Integer call() {
+        return new SelfCheckCommand().call();
+    }
+
+    /**
+     * Entry point.
+     *
+     * @param args command-line arguments
+     */
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /**
+     * Runs the CLI without exiting the JVM (for tests and embedding).
+     *
+     * @param args command-line arguments
+     * @return the exit code
+     */
+    public static int run(String... args) {
+        TorchRuntime.init();
+        return new CommandLine(new Main()).execute(args);
+    }
+}
