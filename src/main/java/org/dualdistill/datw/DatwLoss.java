@@ -224,7 +224,7 @@ public final class DatwLoss {
         // One float32 buffer for everything the kernel writes besides the gradient:
         // weights [B,K] | confidence [B,K] | discrepancy [B,K] | row losses [B,2] | (L, L_kd, L_ce)
         long bk = b * k;
-        Tensor aux = torch.empty(new long[] {3 * bk + 2 * b + 3}, f32, null);
+        Tensor aux = torch.empty(new long[] {DatwResult.auxLength(b, k)}, f32, null);
         Tensor grad = student.requires_grad() ? torch.empty_like(student) : null;
         // CUDA reports bad data (labels, NaN) through a device flag, read back below (one sync) when checkFinite.
         Tensor flag = cuda ? torch.zeros(new long[] {1}, new TensorOptions(ScalarType.Int).device(new org.bytedeco.pytorch.DeviceOptional(student.device()))) : null;
@@ -246,8 +246,7 @@ public final class DatwLoss {
         } catch (KernelException e) {
             throw translate(e, c);
         }
-        Tensor parts = aux.narrow(0, 3 * bk + 2 * b, 3);
-        Tensor total = parts.select(0, 0);
+        Tensor total = aux.select(0, DatwResult.partsOffset(b, k));
         Tensor loss;
         if (grad != null) {
             // Surrogate: value L exactly (d - d.detach() == 0), gradient dL/ds = grad through the dot product.
@@ -256,9 +255,7 @@ public final class DatwLoss {
         } else {
             loss = total.clone();
         }
-        return new DatwResult(keep(loss), keep(parts), keep(aux.narrow(0, 0, bk).view(b, k)),
-                keep(aux.narrow(0, bk, bk).view(b, k)), keep(aux.narrow(0, 2 * bk, bk).view(b, k)),
-                cuda ? KernelBackend.FUSED_CUDA : KernelBackend.FUSED_CPU);
+        return new DatwResult(keep(loss), keep(aux), b, k, cuda ? KernelBackend.FUSED_CUDA : KernelBackend.FUSED_CPU);
     }
 
     private static Tensor keep(Tensor t) {

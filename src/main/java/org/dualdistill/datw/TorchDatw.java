@@ -102,9 +102,12 @@ final class TorchDatw {
         } else {
             ce = torch.zeros_like(kd);
         }
-        Tensor parts = torch.stack(new TensorVector(total.detach(), kd.detach(), ce.detach()), 0);
-        return new DatwResult(keep(total), keep(parts), keep(wf), keep(conf.to(ScalarType.Float)),
-                keep(disc.to(ScalarType.Float)), KernelBackend.TORCH);
+        // the kernels' aux layout: weights | confidence | discrepancy | row losses (unused here, zero) | (L, L_kd, L_ce)
+        Tensor aux = torch.cat(new TensorVector(wf.reshape(-1), conf.to(ScalarType.Float).reshape(-1),
+                disc.to(ScalarType.Float).reshape(-1), torch.zeros(new long[] {2 * b},
+                        new org.bytedeco.pytorch.TensorOptions(ScalarType.Float).device(new org.bytedeco.pytorch.DeviceOptional(wf.device()))),
+                total.detach().reshape(1), kd.detach().reshape(1), ce.detach().reshape(1)), 0);
+        return new DatwResult(keep(total), keep(aux), b, k, KernelBackend.TORCH);
     }
 
     /** Teacher weights [B, K] in float64 from the per-teacher statistics (all [B, K]). */
