@@ -8,9 +8,11 @@ import org.bytedeco.javacpp.Loader;
  * Prepares LibTorch's native libraries before the first {@code org.bytedeco.pytorch} class initializes.
  *
  * <p>Why: with an empty JavaCPP cache ({@code ~/.javacpp/cache}), the presets extract and load their libraries one
- * by one, and on this project's machines loading {@code libtorch_cpu.so} in that state crashes the JVM (SIGSEGV in
- * {@code pthread_mutex_lock}, reproduced with a fresh {@code -Dorg.bytedeco.javacpp.cachedir}). Extracting the whole
- * native folder first, without loading anything, avoids it. Every entry point of dualdistill (CLI, tests, benchmarks,
+ * by one, and {@code libtorch.so} is loaded before {@code libtorch_cpu.so} has been extracted. The dynamic linker then
+ * resolves {@code libtorch_cpu.so} from the system library path if one is there (Debian's python3-torch installs a
+ * 1.13 one in {@code /usr/lib/x86_64-linux-gnu}), two LibTorch versions end up mapped together, and the JVM dies
+ * with SIGSEGV in {@code pthread_mutex_lock} (reproduced with a fresh {@code -Dorg.bytedeco.javacpp.cachedir}).
+ * Extracting the whole native folder first, without loading anything, avoids it. Every entry point of dualdistill (CLI, tests, benchmarks,
  * {@code DatwLoss}) calls {@link #init()}; an application that touches {@code org.bytedeco.pytorch} before dualdistill
  * should call it first too. Idempotent and thread-safe; costs one class-path lookup once the cache is warm.
  */
