@@ -6,13 +6,14 @@
  * Design
  *  - One thread block per row (sample), DD_ROW_THREADS threads. The threads stride over the classes
  *    (c = threadIdx.x + i * blockDim.x), so any C >= 2 works, including C smaller than the block. Partial
- *    results are combined by block-wide reductions: a warp-shuffle tree, then one shared-memory slot per warp
- *    that every thread sums in warp order, so every thread holds the same totals and no broadcast is needed.
+ *    results are combined by block-wide reductions: a warp-shuffle tree, then one shared-memory slot per warp,
+ *    summed in warp order into a shared array of row statistics that every thread then reads.
  *  - Passes over the row, each needing the reductions of the one before: (A) maxima, dot products s.s, t.t,
  *    s.t and sum(s); (B) teacher exp sums in double (entropy; camkd CE) and the student's exp sums of s/T and
- *    s; then the teacher weights, computed redundantly by every thread with dd_datw_weights; (C) fused target
+ *    s; then the teacher weights, computed by thread 0 with dd_datw_weights and shared; (C) fused target
  *    z = sum_k w_k t_k and its maximum; (D) exp sum of z/T and E_q[(z - s)/T]; (E) the gradient. That is four
- *    block reductions per row, each reducing all its values at once (two barriers).
+ *    block reductions per row, each reducing all its values at once (two barriers), plus one barrier for the
+ *    weights.
  *  - When the row converted to float ((K + 2) * C floats: s, the K teachers and z) fits in DD_CACHE_BYTES of
  *    dynamic shared memory, pass A stores it there and the later passes read it back; otherwise every pass
  *    re-reads global memory (a row is small and stays in L1/L2) and recomputes z. A thread only ever reads
@@ -251,7 +252,12 @@ __global__ void __launch_bounds__(DD_ROW_THREADS, DD_ROW_MIN_BLOCKS)
             ent[k] = (float)H;
             const double cf = 1.0 - H / logC;
             conf[k] = (float)(cf < 0.0 ? 0.0 : (cf > 1.0 ? 1.0 : cf));
-            ce_t[k] = camkd ? (float)(sa[1 + k] + log(sb[2 + 2 * K + k]) - (double)dd_to_float(trow[k][label])) : 0.0f;
+            if (camkd) { /* CE(t_k, y) = lse(t_k) - t_k[y]; (re)computes the row pointer so trow stays in registers */
+                const T *tk = (const T *)p.teacher[k] + row * p.teacher_stride[k];
+                ce_t[k] = (float)(sa[1 + k] + log(sb[2 + 2 * K + k]) - (double)dd_to_float(tk[label]));
+            } else {
+                ce_t[k] = 0.0f;
+            }
         }
         dd_datw_weights(&p, conf, disc, ent, ce_t, w);
         for (int k = 0; k < K; k++) {
