@@ -194,6 +194,7 @@ def check(libpath, cuda, bench):
     assert (flag.item() if cuda else rc) == 6
     if bench:
         benchmark(lib, fn, device, sync)
+        benchmark_throughput(lib, fn, device, sync)
 
 
 def torch_composite(s, ts, y, T=4.0, tau_c=1.0, tau_w=0.25):
@@ -241,6 +242,60 @@ def benchmark(lib, fn, device, sync):
             res[name] = times[len(times) // 2] * 1e6
         print(f"  B={B:5d} C={C:5d} K={K}: fused {res['fused']:8.1f} us  torch eager {res['torch']:8.1f} us  "
               f"ratio {res['torch'] / res['fused']:.1f}x")
+
+
+def prepared(lib, fn, s, ts, y):
+    """Builds the params struct and buffers once; returns a zero-argument call (kernel launch only)."""
+    keep = []
+    B, C = s.shape
+    K = len(ts)
+    p = Params()
+    p.batch, p.classes, p.teachers, p.dtype = B, C, K, DTYPES[s.dtype]
+    p.student, p.student_stride = s.data_ptr(), s.stride(0)
+    for k, t in enumerate(ts):
+        p.teacher[k], p.teacher_stride[k] = t.data_ptr(), t.stride(0)
+    p.labels = y.data_ptr()
+    p.temperature, p.tau_conf, p.tau_weight, p.lambda_, p.linear_eps = 4.0, 1.0, 0.25, 0.5, 1e-8
+    p.alpha_ce, p.alpha_kd = 1.0, 1.0
+    for name, shape, dt in (("grad_student", (B, C), s.dtype), ("weights", (B, K), torch.float32),
+                            ("row_loss", (B, 2), torch.float32), ("loss", (3,), torch.float32),
+                            ("error_flag", (1,), torch.int32)):
+        buf = torch.zeros(shape, dtype=dt, device=s.device)
+        keep.append(buf)
+        setattr(p, name, buf.data_ptr())
+    p.grad_stride = C
+    ref = ctypes.byref(p)
+
+    def call():
+        return fn(ref)
+    call.keep = (p, keep)
+    return call
+
+
+def throughput(f, sync, n=500):
+    for _ in range(20):
+        f()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        f()
+    sync()
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+def benchmark_throughput(lib, fn, device, sync):
+    print("throughput (forward+backward, back-to-back calls, one sync at the end, mean us/call):")
+    for (B, C, K) in ((64, 400, 2), (64, 51, 2), (256, 400, 2), (1024, 400, 2), (4096, 1000, 3), (16384, 400, 2)):
+        s, ts, y = make_case(B, C, K, seed=1, device=device)
+        call = prepared(lib, fn, s, ts, y)
+        sl = s.clone().requires_grad_(True)
+
+        def composite():
+            sl.grad = None
+            torch_composite(sl, ts, y).backward()
+        fu = throughput(call, sync)
+        co = throughput(composite, sync, n=200)
+        print(f"  B={B:5d} C={C:5d} K={K}: fused kernel {fu:8.1f} us  torch eager {co:8.1f} us  ratio {co / fu:.1f}x")
 
 
 def golden(out_path):
