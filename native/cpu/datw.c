@@ -87,7 +87,7 @@ dd_status dd_datw_cpu(const dd_datw_params *p) {
     const int64_t per_thread = C * (4 + (half ? (int64_t)(2 + K) : 0));
     dd_status failed = DD_OK;
     const int nthreads = p->num_threads;
-    const int parallel = B > 1 && B * C * (int64_t)K >= 16384;
+    const int parallel = B > 1 && B * C * (int64_t)(K + 1) >= 4096;
 
 #pragma omp parallel num_threads(nthreads > 0 ? nthreads : omp_get_max_threads()) if (parallel)
     {

@@ -51,6 +51,15 @@ public final class DatwLoss {
         TorchRuntime.init();
     }
 
+    /** float32 on the CPU: built once, kept for the life of the class loader (never closed). */
+    private static final TensorOptions CPU_FLOAT = newCpuFloat();
+
+    private static TensorOptions newCpuFloat() {
+        TensorOptions o = new TensorOptions(ScalarType.Float);
+        o.retainReference();
+        return o;
+    }
+
     private final DatwConfig config;
     private final DatwKernel.Knobs knobs;
 
@@ -220,7 +229,8 @@ public final class DatwLoss {
         }
         MemorySegment y = labels == null ? MemorySegment.NULL : TensorBridge.borrow(labels, "labels", cuda);
 
-        TensorOptions f32 = new TensorOptions(ScalarType.Float).device(new org.bytedeco.pytorch.DeviceOptional(student.device()));
+        TensorOptions f32 = cuda ? new TensorOptions(ScalarType.Float).device(new org.bytedeco.pytorch.DeviceOptional(student.device()))
+                : CPU_FLOAT;
         // One float32 buffer for everything the kernel writes besides the gradient:
         // weights [B,K] | confidence [B,K] | discrepancy [B,K] | row losses [B,2] | (L, L_kd, L_ce)
         long bk = b * k;
@@ -250,10 +260,10 @@ public final class DatwLoss {
         Tensor loss;
         if (grad != null) {
             // Surrogate: value L exactly (d - d.detach() == 0), gradient dL/ds = grad through the dot product.
-            Tensor d = torch.dot(student.reshape(-1), grad.reshape(-1));
+            Tensor d = torch.dot(student.view(-1), grad.view(-1));
             loss = total.add(d.sub(d.detach()));
         } else {
-            loss = total.clone();
+            loss = total; // a view of aux, which the result owns as well
         }
         return new DatwResult(keep(loss), keep(aux), b, k, cuda ? KernelBackend.FUSED_CUDA : KernelBackend.FUSED_CPU);
     }
