@@ -1,9 +1,9 @@
 package org.dualdistill;
 
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.dualdistill.internal.FloatArrays;
+import org.dualdistill.internal.torch.TensorBridge;
 
 /** Small tensor helpers for tests: copy between Java arrays and CPU tensors, compare. */
 public final class TestTensors {
@@ -22,10 +22,7 @@ public final class TestTensors {
 
     /** @return the tensor's values as float (any dtype/device) */
     public static float[] toFloats(Tensor t) {
-        Tensor c = t.detach().to(ScalarType.Float).cpu().contiguous();
-        float[] out = new float[(int) c.numel()];
-        new FloatPointer(c.data_ptr()).capacity(out.length).get(out);
-        return out;
+        return TensorBridge.toFloats(t);
     }
 
     /** @return float32 normal(0, scale) values [rows, cols] from a seeded generator */
@@ -36,22 +33,11 @@ public final class TestTensors {
 
     /** @return max |a - b| */
     public static double maxAbsDiff(float[] a, float[] b) {
-        if (a.length != b.length) {
-            throw new AssertionError("length " + a.length + " != " + b.length);
-        }
-        double m = 0;
-        for (int i = 0; i < a.length; i++) {
-            m = Math.max(m, Math.abs((double) a[i] - b[i]));
-        }
-        return m;
+        return FloatArrays.maxAbsDiff(a, b);
     }
 
     /** @return max |a| */
     public static double maxAbs(float[] a) {
-        double m = 0;
-        for (float v : a) {
-            m = Math.max(m, Math.abs(v));
-        }
-        return m;
+        return FloatArrays.maxAbs(a);
     }
 }

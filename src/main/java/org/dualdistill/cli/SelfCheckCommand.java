@@ -14,6 +14,8 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.datw.DatwLoss;
+import org.dualdistill.internal.FloatArrays;
+import org.dualdistill.internal.torch.TensorBridge;
 import org.dualdistill.datw.DatwResult;
 import org.dualdistill.kernels.KernelBackend;
 import org.dualdistill.kernels.Kernels;
@@ -69,8 +71,8 @@ final class SelfCheckCommand implements Callable<Integer> {
             String dw = "-";
             if (ref != null) {
                 double l = Math.abs(r.loss - ref.loss) / Math.max(1, Math.abs(ref.loss));
-                double g = maxDiff(r.grad, ref.grad) / Math.max(1e-3, maxAbs(ref.grad));
-                double w = maxDiff(r.weights, ref.weights);
+                double g = FloatArrays.maxAbsDiff(r.grad, ref.grad) / Math.max(1e-3, FloatArrays.maxAbs(ref.grad));
+                double w = FloatArrays.maxAbsDiff(r.weights, ref.weights);
                 ok &= l <= tolerance && g <= tolerance && w <= tolerance;
                 dl = String.format(Locale.ROOT, "%.1e", l);
                 dg = String.format(Locale.ROOT, "%.1e", g);
@@ -110,8 +112,8 @@ final class SelfCheckCommand implements Callable<Integer> {
                 try (DatwResult r = loss.compute(s, ts, y)) {
                     r.loss().backward();
                     value = r.lossValue();
-                    grad = floats(s.grad());
-                    weights = floats(r.weights());
+                    grad = TensorBridge.toFloats(s.grad());
+                    weights = TensorBridge.toFloats(r.weights());
                 }
             }
             int warm = Math.max(5, iterations / 10);
@@ -131,29 +133,6 @@ final class SelfCheckCommand implements Callable<Integer> {
             Arrays.sort(times);
             return new Run(value, grad, weights, times[iterations / 2] / 1e3);
         }
-    }
-
-    private static float[] floats(Tensor t) {
-        Tensor c = t.detach().to(torch.ScalarType.Float).contiguous();
-        float[] out = new float[(int) c.numel()];
-        new org.bytedeco.javacpp.FloatPointer(c.data_ptr()).capacity(out.length).get(out);
-        return out;
-    }
-
-    private static double maxDiff(float[] a, float[] b) {
-        double m = 0;
-        for (int i = 0; i < a.length; i++) {
-            m = Math.max(m, Math.abs((double) a[i] - b[i]));
-        }
-        return m;
-    }
-
-    private static double maxAbs(float[] a) {
-        double m = 0;
-        for (float v : a) {
-            m = Math.max(m, Math.abs(v));
-        }
-        return m;
     }
 
     private static String presetsVersion() {

@@ -3,6 +3,8 @@ package org.dualdistill.internal.torch;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dualdistill.internal.ffm.DualdistillNative;
@@ -51,6 +53,21 @@ public final class TensorBridge {
     public static void requireDefined(Tensor t, String name) {
         if (t == null || t.isNull() || !t.defined()) {
             throw new IllegalArgumentException(name + ": expected a tensor, got " + (t == null ? "null" : "an undefined tensor"));
+        }
+    }
+
+    /**
+     * Copies a tensor's values into a new Java array (any floating dtype, any device; synchronizes with CUDA).
+     *
+     * @param t the tensor (borrowed)
+     * @return its values as float32, in row-major order
+     */
+    public static float[] toFloats(Tensor t) {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor c = t.detach().to(ScalarType.Float).cpu().contiguous();
+            float[] out = new float[Math.toIntExact(c.numel())];
+            new FloatPointer(c.data_ptr()).capacity(out.length).get(out);
+            return out;
         }
     }
 
