@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* Bumped on every change to a struct layout, an enum value or a function signature. */
-#define DD_ABI_VERSION 1
+#define DD_ABI_VERSION 2
 
 /* Largest number of teachers one DATW call fuses. */
 #define DD_MAX_TEACHERS 8
@@ -122,6 +122,67 @@ typedef struct dd_datw_params {
     void *stream;                                /* CUDA only: cudaStream_t */
 } dd_datw_params;
 
+/*
+ * SDD (structure discrepancy-aware distillation) loss, forward and backward in one pass.
+ *
+ * r_hat, a and b are [B, D, P] with P = T*H*W positions (channel-major, as LibTorch lays out [B, D, T, H, W]);
+ * a = phi_ViT(f_ViT) and b = phi_CNN(f_CNN) are the projected, resampled teacher features (constants).
+ *   n(x)[:, p] = x[:, p] / max(||x[:, p]||_2, eps)            (per position, along the D channels)
+ *   r          = n(a) - n(b)                                  (constant target)
+ *   L          = 1 / (B D P) sum (r_hat - r)^2,  dL/dr_hat = 2 (r_hat - r) / (B D P)
+ */
+typedef struct dd_sdd_params {
+    int64_t batch;                               /* B >= 1 */
+    int64_t channels;                            /* D >= 1 */
+    int64_t positions;                           /* P >= 1 */
+    dd_dtype dtype;                              /* of r_hat, a, b and grad_r_hat */
+    int32_t num_threads;                         /* CPU only: 0 = runtime default */
+    const void *r_hat;                           /* [B, D, P] contiguous: the structure discrepancy branch's output */
+    const void *a;                               /* [B, D, P] contiguous: projected ViT-teacher features */
+    const void *b;                               /* [B, D, P] contiguous: projected CNN-teacher features */
+    float eps;                                   /* > 0, normalization floor (1e-6) */
+    int32_t reserved0;
+    void *grad_r_hat;                            /* [B, D, P] of dtype, dL/dr_hat; NULL = loss only */
+    float *partial;                              /* [B] per-sample sums of squared error: scratch and output; required */
+    float *loss;                                 /* [1] = L; required */
+    int32_t *error_flag;                         /* CUDA only: device int32 set to a dd_status on NaN/inf; or NULL */
+    int32_t reserved1;
+    void *stream;                                /* CUDA only: cudaStream_t */
+} dd_sdd_params;
+
+/*
+ * RKD (relational knowledge distillation, Park et al. 2019) loss on embeddings, forward and backward.
+ *
+ * e_s = student embeddings [B, Ds], e_t = teacher embeddings [B, Dt] (constant). With d_ij = sqrt(max(|e_i - e_j|^2,
+ * eps)) and mu = mean of d_ij over pairs i != j:
+ *   L_D = mean over i != j of SmoothL1(d^s_ij / mu_s - d^t_ij / mu_t)                    (beta = 1)
+ *   L_A = mean over (i, j, k), j != i, k != i, of SmoothL1(cos^s_ijk - cos^t_ijk),
+ *         cos_ijk = <e_j - e_i, e_k - e_i> / (d_ij d_ik)
+ *   L   = distance_weight L_D + angle_weight L_A
+ * computed through the Gram matrix G = E E^T (<e_j - e_i, e_k - e_i> = G_jk - G_ij - G_ik + G_ii), so no
+ * B x B x D tensor is formed; dL/de_s = (dL/dG_s + dL/dG_s^T) e_s.
+ */
+typedef struct dd_rkd_params {
+    int64_t batch;                               /* B >= 2 */
+    int64_t student_dim;                         /* Ds >= 1 */
+    int64_t teacher_dim;                         /* Dt >= 1 */
+    dd_dtype dtype;                              /* of student, teacher and grad_student */
+    int32_t num_threads;                         /* CPU only: 0 = runtime default */
+    const void *student;                         /* [B, Ds] contiguous */
+    const void *teacher;                         /* [B, Dt] contiguous */
+    float distance_weight;                       /* lambda_D (25) */
+    float angle_weight;                          /* lambda_A (50) */
+    float eps;                                   /* > 0, floor of squared distances (1e-12) */
+    int32_t reserved0;
+    void *grad_student;                          /* [B, Ds] of dtype, dL/de_s; NULL = loss only */
+    float *workspace;                            /* dd_rkd_workspace_floats(B) floats; required */
+    int64_t workspace_floats;                    /* floats available at workspace */
+    float *loss;                                 /* [3] = (L, L_D, L_A); required */
+    int32_t *error_flag;                         /* CUDA only: device int32 set to a dd_status on NaN/inf; or NULL */
+    int32_t reserved1;
+    void *stream;                                /* CUDA only: cudaStream_t */
+} dd_rkd_params;
+
 /* ---- functions --------------------------------------------------------------------------------------------- */
 
 /* The DD_ABI_VERSION the library was compiled with. */
@@ -139,6 +200,17 @@ dd_status dd_cuda_device_count(int32_t *count);
 
 /* CUDA kernel: host-side validation of sizes and modes, then enqueued on params->stream. */
 dd_status dd_datw_cuda(const dd_datw_params *params);
+
+/* SDD loss and gradient on the CPU (validates shapes and finiteness) / enqueued on params->stream. */
+dd_status dd_sdd_cpu(const dd_sdd_params *params);
+dd_status dd_sdd_cuda(const dd_sdd_params *params);
+
+/* Floats of workspace the RKD kernels need for a batch of B (same for CPU and CUDA). */
+int64_t dd_rkd_workspace_floats(int64_t batch);
+
+/* RKD loss and gradient on the CPU / enqueued on params->stream. */
+dd_status dd_rkd_cpu(const dd_rkd_params *params);
+dd_status dd_rkd_cuda(const dd_rkd_params *params);
 
 #ifdef __cplusplus
 }

@@ -22,8 +22,17 @@ jextract \
   --include-function dd_datw_cpu \
   --include-function dd_datw_cuda \
   --include-function dd_cuda_device_count \
+  --include-function dd_sdd_cpu \
+  --include-function dd_sdd_cuda \
+  --include-function dd_rkd_workspace_floats \
+  --include-function dd_rkd_cpu \
+  --include-function dd_rkd_cuda \
   --include-struct dd_datw_params \
   --include-typedef dd_datw_params \
+  --include-struct dd_sdd_params \
+  --include-typedef dd_sdd_params \
+  --include-struct dd_rkd_params \
+  --include-typedef dd_rkd_params \
   --include-typedef dd_status \
   --include-typedef dd_dtype \
   --include-constant DD_ABI_VERSION \

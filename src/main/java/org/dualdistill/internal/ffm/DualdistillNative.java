@@ -23,10 +23,10 @@ public class DualdistillNative extends DualdistillNative$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int DD_ABI_VERSION = (int)1L;
+    private static final int DD_ABI_VERSION = (int)2L;
     /**
      * {@snippet lang=c :
-     * #define DD_ABI_VERSION 1
+     * #define DD_ABI_VERSION 2
      * }
      */
     public static int DD_ABI_VERSION() {
@@ -559,6 +559,306 @@ public class DualdistillNative extends DualdistillNative$shared {
         try {
             if (TRACE_DOWNCALLS) {
                 traceDowncall("dd_datw_cuda", params);
+            }
+            return (int)mh$.invokeExact(params);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dd_sdd_cpu {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            DualdistillNative.C_INT,
+            DualdistillNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dd_sdd_cpu");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dd_status dd_sdd_cpu(const dd_sdd_params *params)
+     * }
+     */
+    public static FunctionDescriptor dd_sdd_cpu$descriptor() {
+        return dd_sdd_cpu.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dd_status dd_sdd_cpu(const dd_sdd_params *params)
+     * }
+     */
+    public static MethodHandle dd_sdd_cpu$handle() {
+        return dd_sdd_cpu.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dd_status dd_sdd_cpu(const dd_sdd_params *params)
+     * }
+     */
+    public static MemorySegment dd_sdd_cpu$address() {
+        return dd_sdd_cpu.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dd_status dd_sdd_cpu(const dd_sdd_params *params)
+     * }
+     */
+    public static int dd_sdd_cpu(MemorySegment params) {
+        var mh$ = dd_sdd_cpu.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dd_sdd_cpu", params);
+            }
+            return (int)mh$.invokeExact(params);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dd_sdd_cuda {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            DualdistillNative.C_INT,
+            DualdistillNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dd_sdd_cuda");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dd_status dd_sdd_cuda(const dd_sdd_params *params)
+     * }
+     */
+    public static FunctionDescriptor dd_sdd_cuda$descriptor() {
+        return dd_sdd_cuda.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dd_status dd_sdd_cuda(const dd_sdd_params *params)
+     * }
+     */
+    public static MethodHandle dd_sdd_cuda$handle() {
+        return dd_sdd_cuda.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dd_status dd_sdd_cuda(const dd_sdd_params *params)
+     * }
+     */
+    public static MemorySegment dd_sdd_cuda$address() {
+        return dd_sdd_cuda.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dd_status dd_sdd_cuda(const dd_sdd_params *params)
+     * }
+     */
+    public static int dd_sdd_cuda(MemorySegment params) {
+        var mh$ = dd_sdd_cuda.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dd_sdd_cuda", params);
+            }
+            return (int)mh$.invokeExact(params);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dd_rkd_workspace_floats {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            DualdistillNative.C_LONG,
+            DualdistillNative.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dd_rkd_workspace_floats");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t dd_rkd_workspace_floats(int64_t batch)
+     * }
+     */
+    public static FunctionDescriptor dd_rkd_workspace_floats$descriptor() {
+        return dd_rkd_workspace_floats.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t dd_rkd_workspace_floats(int64_t batch)
+     * }
+     */
+    public static MethodHandle dd_rkd_workspace_floats$handle() {
+        return dd_rkd_workspace_floats.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t dd_rkd_workspace_floats(int64_t batch)
+     * }
+     */
+    public static MemorySegment dd_rkd_workspace_floats$address() {
+        return dd_rkd_workspace_floats.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t dd_rkd_workspace_floats(int64_t batch)
+     * }
+     */
+    public static long dd_rkd_workspace_floats(long batch) {
+        var mh$ = dd_rkd_workspace_floats.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dd_rkd_workspace_floats", batch);
+            }
+            return (long)mh$.invokeExact(batch);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dd_rkd_cpu {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            DualdistillNative.C_INT,
+            DualdistillNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dd_rkd_cpu");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dd_status dd_rkd_cpu(const dd_rkd_params *params)
+     * }
+     */
+    public static FunctionDescriptor dd_rkd_cpu$descriptor() {
+        return dd_rkd_cpu.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dd_status dd_rkd_cpu(const dd_rkd_params *params)
+     * }
+     */
+    public static MethodHandle dd_rkd_cpu$handle() {
+        return dd_rkd_cpu.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dd_status dd_rkd_cpu(const dd_rkd_params *params)
+     * }
+     */
+    public static MemorySegment dd_rkd_cpu$address() {
+        return dd_rkd_cpu.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dd_status dd_rkd_cpu(const dd_rkd_params *params)
+     * }
+     */
+    public static int dd_rkd_cpu(MemorySegment params) {
+        var mh$ = dd_rkd_cpu.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dd_rkd_cpu", params);
+            }
+            return (int)mh$.invokeExact(params);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dd_rkd_cuda {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            DualdistillNative.C_INT,
+            DualdistillNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dd_rkd_cuda");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dd_status dd_rkd_cuda(const dd_rkd_params *params)
+     * }
+     */
+    public static FunctionDescriptor dd_rkd_cuda$descriptor() {
+        return dd_rkd_cuda.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dd_status dd_rkd_cuda(const dd_rkd_params *params)
+     * }
+     */
+    public static MethodHandle dd_rkd_cuda$handle() {
+        return dd_rkd_cuda.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dd_status dd_rkd_cuda(const dd_rkd_params *params)
+     * }
+     */
+    public static MemorySegment dd_rkd_cuda$address() {
+        return dd_rkd_cuda.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dd_status dd_rkd_cuda(const dd_rkd_params *params)
+     * }
+     */
+    public static int dd_rkd_cuda(MemorySegment params) {
+        var mh$ = dd_rkd_cuda.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dd_rkd_cuda", params);
             }
             return (int)mh$.invokeExact(params);
         } catch (Error | RuntimeException ex) {

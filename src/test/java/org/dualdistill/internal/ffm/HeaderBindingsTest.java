@@ -56,7 +56,7 @@ class HeaderBindingsTest {
             assertEquals(arity, found.getParameterCount(), "arity of " + name);
             n++;
         }
-        assertEquals(5, n, "functions declared in the header");
+        assertEquals(10, n, "functions declared in the header");
     }
 
     @Test
@@ -81,18 +81,24 @@ class HeaderBindingsTest {
     @Test
     void everyStructFieldHasALayoutMember() throws IOException {
         String h = header();
-        String body = h.substring(h.indexOf("typedef struct dd_datw_params {"), h.indexOf("} dd_datw_params;"));
-        Matcher f = Pattern.compile("(?m)^\\s+[\\w\\s*]+?\\*?\\s*(\\w+)(\\[\\w+\\])?;").matcher(body);
-        List<String> fields = new ArrayList<>();
-        while (f.find()) {
-            fields.add(f.group(1));
+        java.util.Map<String, java.lang.foreign.StructLayout> structs = java.util.Map.of(
+                "dd_datw_params", (java.lang.foreign.StructLayout) dd_datw_params.layout(),
+                "dd_sdd_params", (java.lang.foreign.StructLayout) dd_sdd_params.layout(),
+                "dd_rkd_params", (java.lang.foreign.StructLayout) dd_rkd_params.layout());
+        assertEquals(structs.size(), h.split("typedef struct ", -1).length - 1, "structs declared in the header");
+        for (var e : structs.entrySet()) {
+            String name = e.getKey();
+            String body = h.substring(h.indexOf("typedef struct " + name + " {"), h.indexOf("} " + name + ";"));
+            Matcher f = Pattern.compile("(?m)^\\s+[\\w\\s*]+?\\*?\\s*(\\w+)(\\[\\w+\\])?;").matcher(body);
+            List<String> fields = new ArrayList<>();
+            while (f.find()) {
+                fields.add(f.group(1));
+            }
+            List<String> named = new ArrayList<>();
+            for (MemoryLayout l : e.getValue().memberLayouts()) {
+                l.name().filter(nm -> !nm.startsWith("$") && !nm.matches("padding.*")).ifPresent(named::add);
+            }
+            assertEquals(fields, named, "struct " + name + " fields (header vs generated layout)");
         }
-        List<String> layout = new ArrayList<>();
-        for (MemoryLayout l : ((java.lang.foreign.StructLayout) dd_datw_params.layout()).memberLayouts()) {
-            l.name().filter(nm -> !nm.startsWith("$")).ifPresent(layout::add);
-        }
-        layout.removeIf(nm -> nm.isBlank());
-        List<String> named = layout.stream().filter(nm -> !nm.matches("padding.*")).toList();
-        assertEquals(fields, named, "struct dd_datw_params fields (header vs generated layout)");
     }
 }
