@@ -1,0 +1,119 @@
+package org.dualdistill.sdd;
+
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BatchNorm3dImpl;
+import org.bytedeco.pytorch.BatchNormOptions;
+import org.bytedeco.pytorch.Conv3dImpl;
+import org.bytedeco.pytorch.Conv3dOptions;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.dualdistill.internal.torch.TensorBridge;
+import org.dualdistill.internal.torch.TorchRuntime;
+
+/**
+ * The Structure Discrepancy Branch (SDB) of SDD: a training-only head on the student's last-stage feature map that
+ * predicts the residual between the projected ViT and CNN teacher features (../shared/REFERENCE.md section 2).
+ * <pre>
+ *   x [B, C, T, H, W]
+ *   -> non-local block (embedded Gaussian): theta, phi, g = 1x1x1 convs C -> C/2;
+ *      A = softmax(theta^T phi / sqrt(C/2)) over positions; y = g A^T; z = x + BN(W y), W: 1x1x1 conv C/2 -> C
+ *      (BN's scale starts at 0, so the block starts as the identity, as in Wang et al. 2018)
+ *   -> squeeze-excitation (reduction 1/4): z * sigmoid(fc2(relu(fc1(avgpool(z)))))
+ *   -> 1x1x1 conv C -> D = r_hat
+ * </pre>
+ * It is a LibTorch {@link Module} whose parameters join the student's in the optimizer, and it is never part of
+ * the exported student. Parameters: for C = D = 192 (X3D-S res5), 130,320.
+ *
+ * <p>Owned by its creator ({@link #close()} releases the native module); not thread-safe (as any module in
+ * training mode).
+ */
+public final class StructureDiscrepancyBranch extends Module {
+    static {
+        TorchRuntime.init();
+    }
+
+    private final long channels;
+    private final long inner;
+    private final long outDim;
+    private final Conv3dImpl theta;
+    private final Conv3dImpl phi;
+    private final Conv3dImpl g;
+    private final Conv3dImpl w;
+    private final BatchNorm3dImpl bn;
+    private final Conv3dImpl seReduce;
+    private final Conv3dImpl seExpand;
+    private final Conv3dImpl out;
+
+    /**
+     * @param channels the student tap's channels C (>= 2)
+     * @param outDim   D, the projected teachers' dimension
+     */
+    public StructureDiscrepancyBranch(long channels, long outDim) {
+        super();
+        if (channels < 2 || outDim < 1) {
+            throw new IllegalArgumentException("SDB: need channels >= 2 and outDim >= 1, got C=" + channels + " D=" + outDim);
+        }
+        this.channels = channels;
+        this.inner = channels / 2;
+        this.outDim = outDim;
+        long se = Math.max(1, channels / 4);
+        // No PointerScope here: a submodule wrapper created inside one is deallocated when the scope closes, which
+        // (for BatchNorm3dImpl at least) frees the module the parent still holds. The fields keep the wrappers
+        // alive as long as this module.
+        theta = register_module("theta", conv(channels, inner));
+        phi = register_module("phi", conv(channels, inner));
+        g = register_module("g", conv(channels, inner));
+        w = register_module("w", conv(inner, channels));
+        bn = register_module("bn", new BatchNorm3dImpl(new BatchNormOptions(channels)));
+        seReduce = register_module("se_reduce", conv(channels, se));
+        seExpand = register_module("se_expand", conv(se, channels));
+        out = register_module("out", conv(channels, outDim));
+        try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+            bn.weight().zero_();
+        }
+    }
+
+    private static Conv3dImpl conv(long in, long outCh) {
+        LongPointer k = new LongPointer(1L, 1L, 1L);
+        return new Conv3dImpl(new Conv3dOptions(in, outCh, k));
+    }
+
+    /** @return C */
+    public long channels() {
+        return channels;
+    }
+
+    /** @return D */
+    public long outDim() {
+        return outDim;
+    }
+
+    /**
+     * @param x student feature map [B, C, T, H, W] (borrowed; gradients flow into it)
+     * @return r_hat [B, D, T, H, W] in the caller's PointerScope
+     */
+    public Tensor forward(Tensor x) {
+        TensorBridge.requireDefined(x, "features");
+        if (x.dim() != 5 || x.size(1) != channels) {
+            throw new IllegalArgumentException("features: expected [B, " + channels + ", T, H, W], got "
+                    + TensorBridge.shapeString(x));
+        }
+        long b = x.size(0);
+        long t = x.size(2);
+        long h = x.size(3);
+        long wd = x.size(4);
+        long n = t * h * wd;
+        Tensor q = theta.forward(x).view(b, inner, n).transpose(1, 2);    // [B, N, i]
+        Tensor k = phi.forward(x).view(b, inner, n);                      // [B, i, N]
+        Tensor v = g.forward(x).view(b, inner, n).transpose(1, 2);        // [B, N, i]
+        Tensor attn = torch.softmax(torch.bmm(q, k).mul(new Scalar(1.0 / Math.sqrt(inner))), -1); // [B, N, N]
+        Tensor y = torch.bmm(attn, v).transpose(1, 2).contiguous().view(b, inner, t, h, wd);
+        Tensor z = x.add(bn.forward(w.forward(y)));
+        Tensor s = torch.sigmoid(seExpand.forward(torch.relu(seReduce.forward(torch.adaptive_avg_pool3d(z, 1, 1, 1)))));
+        return out.forward(z.mul(s));
+    }
+}
