@@ -1,0 +1,34 @@
+package org.dualdistill.model;
+
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * A video classification network: clip in, {@link ModelOutput} (logits, embedding, last-stage map) out, with
+ * parameter names and shapes identical to its reference implementation's state_dict.
+ *
+ * <p>Implementations own their LibTorch module; {@link #close()} releases it. Not thread-safe in training mode;
+ * in eval mode concurrent forwards on the CPU are safe as far as LibTorch's modules are.
+ */
+public interface VideoModel extends AutoCloseable {
+
+    /**
+     * @param clip float32 [B, 3, T, H, W] normalized frames, on the model's device (borrowed)
+     * @return logits, embedding and last-stage map in the caller's PointerScope
+     * @throws IllegalArgumentException when the clip's shape does not fit the model (message says what fits)
+     */
+    ModelOutput forward(Tensor clip);
+
+    /** @return the LibTorch module (parameters, train/eval, to(device)); owned by this model */
+    Module module();
+
+    /** @return number of classes of the head */
+    long numClasses();
+
+    /** @return total number of parameters */
+    long parameterCount();
+
+    /** Releases the native module. Idempotent. */
+    @Override
+    void close();
+}
