@@ -110,4 +110,24 @@ class X3dTest {
             assertEquals(4.73, m.gmacs(), 0.08, "X3D-M");
         }
     }
+
+    @Test
+    void pySlowFastKeysMapOneToOneOntoPytorchvideos() {
+        try (X3d s = X3d.preset(X3d.Preset.S, 400)) {
+            java.util.Set<String> seen = new java.util.HashSet<>();
+            for (String line : namesAndShapes(s)) {
+                String ptv = line.substring(0, line.indexOf('\t'));
+                String psf = X3dKeys.toPySlowFast(ptv);
+                assertTrue(psf != null, "no PySlowFast name for " + ptv);
+                assertTrue(seen.add(psf), "two tensors map to " + psf);
+                assertEquals(ptv, X3dKeys.fromPySlowFast(psf));
+                assertEquals(ptv, X3dKeys.fromPySlowFast("module." + psf));
+            }
+        }
+        assertEquals("s1.pathway0_stem.conv_xy.weight", X3dKeys.toPySlowFast("blocks.0.conv.conv_t.weight"));
+        assertEquals("s1.pathway0_stem.conv.weight", X3dKeys.toPySlowFast("blocks.0.conv.conv_xy.weight"));
+        assertEquals("s5.pathway0_res6.branch2.se.fc2.bias", X3dKeys.toPySlowFast("blocks.4.res_blocks.6.branch2.norm_b.1.block.2.bias"));
+        assertEquals("head.lin_5.weight", X3dKeys.toPySlowFast("blocks.5.pool.post_conv.weight"));
+        assertEquals(null, X3dKeys.fromPySlowFast("some.other.key"));
+    }
 }
