@@ -1,0 +1,130 @@
+package org.dualdistill.benchmarks;
+
+import java.util.concurrent.TimeUnit;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.dualdistill.internal.torch.TorchRuntime;
+import org.dualdistill.model.ModelOutput;
+import org.dualdistill.model.x3d.X3d;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/*
+ * X3D-S on the CPU through LibTorch from Java: inference (eval, no grad) and one training step's forward +
+ * backward (train mode, BN in training, gradients of all 3.8M parameters), at the preset geometry 13x160x160.
+ *
+ * What it measures: milliseconds per call at batch 1 and 8 (clips/s = batch * 1000 / score). Inputs are made once
+ * per trial; each call runs inside its own PointerScope so activations are freed every iteration (without it
+ * native memory grows without bound and the numbers drift). The backward variant also zeroes the gradients, as a
+ * training loop would. depthwiseConvs times forward + backward of X3D-S's 26 depthwise 3x3x3 convolutions alone, at
+ * the shapes they see in the step (the known slow path of stock kernels, pytorch#37406), so its share of trainStep
+ * can be read off -- see benchmarks/RESULTS.md.
+ * Trap avoided: returning the logits' sum forces the whole graph to be computed.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 2, time = 2)
+@Measurement(iterations = 3, time = 3)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"})
+@State(Scope.Benchmark)
+public class X3dBenchmark {
+
+    /** Clips per call. */
+    @Param({"1", "8"})
+    public int batch;
+
+    /** LibTorch intra-op threads. */
+    @Param({"2"})
+    public int threads;
+
+    private X3d model;
+    private Tensor clip;
+    private java.util.List<org.bytedeco.pytorch.Conv3dImpl> depthwise;
+    private java.util.List<Tensor> depthwiseInputs;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        TorchRuntime.init();
+        torch.set_num_threads(threads);
+        model = X3d.preset(X3d.Preset.S, 400);
+        try (PointerScope scope = new PointerScope()) {
+            torch.manual_seed(1);
+            clip = torch.randn(batch, 3, 13, 160, 160).mul(new Scalar(0.5)).retainReference();
+        }
+        // X3D-S conv_b: (inner channels, first block input H = W, stride, blocks) per stage at 13x160x160
+        long[][] stages = {{54, 80, 2, 3}, {108, 40, 2, 5}, {216, 20, 2, 11}, {432, 10, 2, 7}};
+        depthwise = new java.util.ArrayList<>();
+        depthwiseInputs = new java.util.ArrayList<>();
+        for (long[] st : stages) {
+            for (int i = 0; i < st[3]; i++) {
+                long stride = i == 0 ? st[2] : 1;
+                long size = i == 0 ? st[1] : (st[1] + 1) / 2;
+                depthwise.add(org.dualdistill.model.Layers.conv3d(st[0], st[0], new long[] {3, 3, 3},
+                        new long[] {1, stride, stride}, new long[] {1, 1, 1}, st[0], false));
+                try (PointerScope scope = new PointerScope()) {
+                    depthwiseInputs.add(torch.randn(batch, st[0], 13, size, size).requires_grad_(true).retainReference());
+                }
+            }
+        }
+    }
+
+    @Benchmark
+    public double inference() {
+        model.module().eval();
+        try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            ModelOutput out = model.forward(clip);
+            return out.logits().sum().item_double();
+        }
+    }
+
+    @Benchmark
+    public double trainStep() {
+        model.module().train(true);
+        try (PointerScope scope = new PointerScope()) {
+            model.module().zero_grad(true);
+            ModelOutput out = model.forward(clip);
+            Tensor loss = out.logits().mul(out.logits()).mean();
+            loss.backward();
+            return loss.item_double();
+        }
+    }
+
+    @Benchmark
+    public double depthwiseConvs() {
+        double acc = 0;
+        try (PointerScope scope = new PointerScope()) {
+            for (int i = 0; i < depthwise.size(); i++) {
+                Tensor x = depthwiseInputs.get(i);
+                if (x.grad().defined()) {
+                    x.grad().zero_();
+                }
+                Tensor y = depthwise.get(i).forward(x);
+                Tensor l = y.mul(y).mean();
+                l.backward();
+                acc += l.item_double();
+            }
+        }
+        return acc;
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        clip.close();
+        model.close();
+    }
+}
