@@ -1,0 +1,39 @@
+package org.dualdistill.model.mvit;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * Holds one reference on every JavaCPP wrapper of a module tree (container modules, layers, registered parameters)
+ * and releases them together, children before parents.
+ *
+ * <p>Why: the presets' {@code Module} is a peer class whose C++ side calls back into its Java wrapper, so a wrapper
+ * that a {@code PointerScope} or the GC frees while its parent is still used leaves the parent with a dead child
+ * (NullPointerException or SIGSEGV on the next {@code train()}, {@code parameters()} or forward). Retaining each
+ * wrapper once makes the tree independent of whatever scope the constructor happened to run in: an enclosing scope
+ * only drops its own reference, and {@link #releaseAll()} drops ours. Confined to the owning model's lifecycle; not
+ * thread-safe by itself ({@link MViT#close()} serializes).
+ */
+final class NativeOwner {
+    private final List<Pointer> held = new ArrayList<>();
+
+    /**
+     * @param p a wrapper the tree must keep alive (retained once here)
+     * @return {@code p}
+     */
+    <P extends Pointer> P keep(P p) {
+        p.retainReference();
+        held.add(p);
+        return p;
+    }
+
+    /** Releases every reference taken, most recent first (children were registered after their parents). */
+    void releaseAll() {
+        for (int i = held.size() - 1; i >= 0; i--) {
+            held.get(i).releaseReference();
+        }
+        held.clear();
+    }
+}
