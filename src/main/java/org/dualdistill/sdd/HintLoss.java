@@ -9,6 +9,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.internal.torch.TensorBridge;
 import org.dualdistill.internal.torch.TorchRuntime;
+import org.dualdistill.model.NativeOwner;
 
 /**
  * The optional homogeneous hint (FitNets-style) term: {@code L_hint = mean (psi(f_s) - sg(resample(f_CNN)))^2},
@@ -19,6 +20,8 @@ public final class HintLoss extends Module {
     static {
         TorchRuntime.init();
     }
+
+    private final NativeOwner own = new NativeOwner();
 
     private final Conv3dImpl psi;
     private final long teacherChannels;
@@ -33,8 +36,8 @@ public final class HintLoss extends Module {
             throw new IllegalArgumentException("hint: channels must be >= 1");
         }
         this.teacherChannels = teacherChannels;
-        // no PointerScope: it would deallocate the submodule the parent holds (see StructureDiscrepancyBranch)
-        psi = register_module("psi", new Conv3dImpl(new Conv3dOptions(studentChannels, teacherChannels,
+        // the wrapper is retained by `own` (see NativeOwner)
+        psi = keep("psi", new Conv3dImpl(new Conv3dOptions(studentChannels, teacherChannels,
                 new LongPointer(1L, 1L, 1L))));
     }
 
@@ -59,5 +62,19 @@ public final class HintLoss extends Module {
         }
         Tensor d = psi.forward(student).sub(target);
         return d.mul(d).mean();
+    }
+
+    /** Registers a submodule and keeps its wrapper alive as long as this module (see NativeOwner). */
+    private <M extends Module> M keep(String name, M child) {
+        own.keep(child);
+        register_module(name, child);
+        return child;
+    }
+
+    /** Releases the submodules' wrappers and this module. Idempotent. */
+    @Override
+    public void close() {
+        own.releaseAll();
+        super.close();
     }
 }

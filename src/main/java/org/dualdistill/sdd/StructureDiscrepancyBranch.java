@@ -13,6 +13,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.internal.torch.TensorBridge;
 import org.dualdistill.internal.torch.TorchRuntime;
+import org.dualdistill.model.NativeOwner;
 
 /**
  * The Structure Discrepancy Branch (SDB) of SDD: a training-only head on the student's last-stage feature map that
@@ -35,6 +36,8 @@ public final class StructureDiscrepancyBranch extends Module {
     static {
         TorchRuntime.init();
     }
+
+    private final NativeOwner own = new NativeOwner();
 
     private final long channels;
     private final long inner;
@@ -61,17 +64,16 @@ public final class StructureDiscrepancyBranch extends Module {
         this.inner = channels / 2;
         this.outDim = outDim;
         long se = Math.max(1, channels / 4);
-        // No PointerScope here: a submodule wrapper created inside one is deallocated when the scope closes, which
-        // (for BatchNorm3dImpl at least) frees the module the parent still holds. The fields keep the wrappers
-        // alive as long as this module.
-        theta = register_module("theta", conv(channels, inner));
-        phi = register_module("phi", conv(channels, inner));
-        g = register_module("g", conv(channels, inner));
-        w = register_module("w", conv(inner, channels));
-        bn = register_module("bn", new BatchNorm3dImpl(new BatchNormOptions(channels)));
-        seReduce = register_module("se_reduce", conv(channels, se));
-        seExpand = register_module("se_expand", conv(se, channels));
-        out = register_module("out", conv(channels, outDim));
+        // Each submodule wrapper is retained by `own`: a wrapper freed by an enclosing PointerScope would leave this
+        // module with a dead child (SIGSEGV in parameters()); see NativeOwner.
+        theta = keep("theta", conv(channels, inner));
+        phi = keep("phi", conv(channels, inner));
+        g = keep("g", conv(channels, inner));
+        w = keep("w", conv(inner, channels));
+        bn = keep("bn", new BatchNorm3dImpl(new BatchNormOptions(channels)));
+        seReduce = keep("se_reduce", conv(channels, se));
+        seExpand = keep("se_expand", conv(se, channels));
+        out = keep("out", conv(channels, outDim));
         try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
             bn.weight().zero_();
         }
@@ -115,5 +117,19 @@ public final class StructureDiscrepancyBranch extends Module {
         Tensor z = x.add(bn.forward(w.forward(y)));
         Tensor s = torch.sigmoid(seExpand.forward(torch.relu(seReduce.forward(torch.adaptive_avg_pool3d(z, 1, 1, 1)))));
         return out.forward(z.mul(s));
+    }
+
+    /** Registers a submodule and keeps its wrapper alive as long as this module (see NativeOwner). */
+    private <M extends Module> M keep(String name, M child) {
+        own.keep(child);
+        register_module(name, child);
+        return child;
+    }
+
+    /** Releases the submodules' wrappers and this module. Idempotent. */
+    @Override
+    public void close() {
+        own.releaseAll();
+        super.close();
     }
 }

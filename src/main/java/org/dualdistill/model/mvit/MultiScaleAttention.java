@@ -1,5 +1,7 @@
 package org.dualdistill.model.mvit;
 
+import org.dualdistill.model.NativeOwner;
+
 import java.util.Arrays;
 import java.util.Objects;
 

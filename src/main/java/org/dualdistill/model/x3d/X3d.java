@@ -16,6 +16,7 @@ import org.dualdistill.internal.torch.TensorBridge;
 import org.dualdistill.internal.torch.TorchRuntime;
 import org.dualdistill.model.Layers;
 import org.dualdistill.model.ModelOutput;
+import org.dualdistill.model.NativeOwner;
 import org.dualdistill.model.VideoModel;
 
 /**
@@ -72,6 +73,7 @@ public final class X3d implements VideoModel {
     private final List<List<Block>> stages;
     private final Head head;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final NativeOwner own = new NativeOwner();
 
     /**
      * Architecture knobs, pytorchvideo's names and defaults.
@@ -191,18 +193,18 @@ public final class X3d implements VideoModel {
 
     private X3d(Config cfg) {
         this.cfg = cfg;
-        // No PointerScope: the module tree must outlive construction (see Layers).
-        root = new Module();
-        Module blocks = root.register_module("blocks", Layers.container());
+        // Every wrapper is retained by `own`, so an enclosing PointerScope cannot free part of the tree (see NativeOwner).
+        root = own.keep(new Module());
+        Module blocks = reg(root, "blocks", Layers.container());
         long stemOut = roundWidth(cfg.stemDimIn(), cfg.widthFactor());
-        Module stemM = blocks.register_module("0", Layers.container());
-        Module stemConv = stemM.register_module("conv", Layers.container());
+        Module stemM = reg(blocks, "0", Layers.container());
+        Module stemConv = reg(stemM, "conv", Layers.container());
         stem = new Stem(
-                stemConv.register_module("conv_t", Layers.conv3d(3, stemOut, new long[] {1, 3, 3}, new long[] {1, 2, 2},
+                reg(stemConv, "conv_t", Layers.conv3d(3, stemOut, new long[] {1, 3, 3}, new long[] {1, 2, 2},
                         new long[] {0, 1, 1}, 1, false)),
-                stemConv.register_module("conv_xy", Layers.conv3d(stemOut, stemOut, new long[] {5, 1, 1},
+                reg(stemConv, "conv_xy", Layers.conv3d(stemOut, stemOut, new long[] {5, 1, 1},
                         new long[] {1, 1, 1}, new long[] {2, 0, 0}, stemOut, false)),
-                stemM.register_module("norm", Layers.batchNorm3d(stemOut)));
+                reg(stemM, "norm", Layers.batchNorm3d(stemOut)));
 
         int[] baseDepths = {1, 2, 5, 3};
         long stageDim = roundWidth(cfg.stemDimIn(), cfg.widthFactor());
@@ -212,54 +214,61 @@ public final class X3d implements VideoModel {
             long dimOut = stageDim << s;
             long inner = (long) (cfg.bottleneckFactor() * dimOut);
             int depth = roundRepeats(baseDepths[s], cfg.depthFactor());
-            Module stageM = blocks.register_module(Integer.toString(s + 1), Layers.container());
-            Module resBlocks = stageM.register_module("res_blocks", Layers.container());
+            Module stageM = reg(blocks, Integer.toString(s + 1), Layers.container());
+            Module resBlocks = reg(stageM, "res_blocks", Layers.container());
             List<Block> list = new ArrayList<>();
             for (int i = 0; i < depth; i++) {
                 long in = i == 0 ? dimIn : dimOut;
                 long stride = i == 0 ? 2 : 1;
-                list.add(block(resBlocks.register_module(Integer.toString(i), Layers.container()), in, dimOut, inner,
+                list.add(block(reg(resBlocks, Integer.toString(i), Layers.container()), in, dimOut, inner,
                         stride, cfg.seRatio() > 0 && i % 2 == 0));
             }
             stages.add(List.copyOf(list));
             dimIn = dimOut;
         }
         long headInner = (long) (cfg.bottleneckFactor() * dimIn);
-        Module headM = blocks.register_module("5", Layers.container());
-        Module pool = headM.register_module("pool", Layers.container());
-        head = new Head(pool.register_module("pre_conv", Layers.pointwise(dimIn, headInner, false)),
-                pool.register_module("pre_norm", Layers.batchNorm3d(headInner)),
-                pool.register_module("post_conv", Layers.pointwise(headInner, cfg.headDimOut(), false)),
-                headM.register_module("proj", Layers.linear(cfg.headDimOut(), cfg.numClasses())));
+        Module headM = reg(blocks, "5", Layers.container());
+        Module pool = reg(headM, "pool", Layers.container());
+        head = new Head(reg(pool, "pre_conv", Layers.pointwise(dimIn, headInner, false)),
+                reg(pool, "pre_norm", Layers.batchNorm3d(headInner)),
+                reg(pool, "post_conv", Layers.pointwise(headInner, cfg.headDimOut(), false)),
+                reg(headM, "proj", Layers.linear(cfg.headDimOut(), cfg.numClasses())));
+    }
+
+    /** Registers a child and keeps its wrapper alive as long as this model, whatever PointerScope is open. */
+    private <M extends Module> M reg(Module parent, String name, M child) {
+        own.keep(child);
+        parent.register_module(name, child);
+        return child;
     }
 
     private Block block(Module m, long in, long out, long inner, long stride, boolean se) {
         Conv3dImpl shortcut = null;
         BatchNorm3dImpl shortcutNorm = null;
         if (in != out || stride != 1) {
-            shortcut = m.register_module("branch1_conv", Layers.conv3d(in, out, new long[] {1, 1, 1},
+            shortcut = reg(m, "branch1_conv", Layers.conv3d(in, out, new long[] {1, 1, 1},
                     new long[] {1, stride, stride}, new long[] {0, 0, 0}, 1, false));
         }
         if (in != out) {
-            shortcutNorm = m.register_module("branch1_norm", Layers.batchNorm3d(out));
+            shortcutNorm = reg(m, "branch1_norm", Layers.batchNorm3d(out));
         }
-        Module b2 = m.register_module("branch2", Layers.container());
-        Conv3dImpl convA = b2.register_module("conv_a", Layers.pointwise(in, inner, false));
-        BatchNorm3dImpl normA = b2.register_module("norm_a", Layers.batchNorm3d(inner));
-        Conv3dImpl convB = b2.register_module("conv_b", Layers.conv3d(inner, inner, new long[] {3, 3, 3},
+        Module b2 = reg(m, "branch2", Layers.container());
+        Conv3dImpl convA = reg(b2, "conv_a", Layers.pointwise(in, inner, false));
+        BatchNorm3dImpl normA = reg(b2, "norm_a", Layers.batchNorm3d(inner));
+        Conv3dImpl convB = reg(b2, "conv_b", Layers.conv3d(inner, inner, new long[] {3, 3, 3},
                 new long[] {1, stride, stride}, new long[] {1, 1, 1}, inner, false));
-        Module normBm = b2.register_module("norm_b", Layers.container());
-        BatchNorm3dImpl normB = normBm.register_module("0", Layers.batchNorm3d(inner));
+        Module normBm = reg(b2, "norm_b", Layers.container());
+        BatchNorm3dImpl normB = reg(normBm, "0", Layers.batchNorm3d(inner));
         Conv3dImpl seReduce = null;
         Conv3dImpl seExpand = null;
         if (se) {
             long reduced = roundWidth(inner, cfg.seRatio());
-            Module seBlock = normBm.register_module("1", Layers.container()).register_module("block", Layers.container());
-            seReduce = seBlock.register_module("0", Layers.pointwise(inner, reduced, true));
-            seExpand = seBlock.register_module("2", Layers.pointwise(reduced, inner, true));
+            Module seBlock = reg(normBm, "1", Layers.container()).register_module("block", Layers.container());
+            seReduce = reg(seBlock, "0", Layers.pointwise(inner, reduced, true));
+            seExpand = reg(seBlock, "2", Layers.pointwise(reduced, inner, true));
         }
-        Conv3dImpl convC = b2.register_module("conv_c", Layers.pointwise(inner, out, false));
-        BatchNorm3dImpl normC = b2.register_module("norm_c", Layers.batchNorm3d(out));
+        Conv3dImpl convC = reg(b2, "conv_c", Layers.pointwise(inner, out, false));
+        BatchNorm3dImpl normC = reg(b2, "norm_c", Layers.batchNorm3d(out));
         return new Block(shortcut, shortcutNorm, convA, normA, convB, normB, seReduce, seExpand, convC, normC);
     }
 
@@ -407,7 +416,7 @@ public final class X3d implements VideoModel {
     @Override
     public void close() {
         if (!closed.getAndSet(true)) {
-            root.close();
+            own.releaseAll();
         }
     }
 }

@@ -1,4 +1,4 @@
-package org.dualdistill.model.mvit;
+package org.dualdistill.model;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -14,23 +14,23 @@ import org.bytedeco.javacpp.Pointer;
  * (NullPointerException or SIGSEGV on the next {@code train()}, {@code parameters()} or forward). Retaining each
  * wrapper once makes the tree independent of whatever scope the constructor happened to run in: an enclosing scope
  * only drops its own reference, and {@link #releaseAll()} drops ours. Confined to the owning model's lifecycle; not
- * thread-safe by itself ({@link MViT#close()} serializes).
+ * thread-safe by itself (the owning model's close() serializes).
  */
-final class NativeOwner {
+public final class NativeOwner {
     private final List<Pointer> held = new ArrayList<>();
 
     /**
      * @param p a wrapper the tree must keep alive (retained once here)
      * @return {@code p}
      */
-    <P extends Pointer> P keep(P p) {
+    public <P extends Pointer> P keep(P p) {
         p.retainReference();
         held.add(p);
         return p;
     }
 
     /** Releases every reference taken, most recent first (children were registered after their parents). */
-    void releaseAll() {
+    public void releaseAll() {
         for (int i = held.size() - 1; i >= 0; i--) {
             held.get(i).releaseReference();
         }
