@@ -159,8 +159,10 @@ typedef struct dd_sdd_params {
  *   L_A = mean over (i, j, k), j != i, k != i, of SmoothL1(cos^s_ijk - cos^t_ijk),
  *         cos_ijk = <e_j - e_i, e_k - e_i> / (d_ij d_ik)
  *   L   = distance_weight L_D + angle_weight L_A
- * computed through the Gram matrix G = E E^T (<e_j - e_i, e_k - e_i> = G_jk - G_ij - G_ik + G_ii), so no
- * B x B x D tensor is formed; dL/de_s = (dL/dG_s + dL/dG_s^T) e_s.
+ * computed from the B x B squared distances alone (one O(B^2 D) pass): <e_j - e_i, e_k - e_i> =
+ * (d_ij^2 + d_ik^2 - d_jk^2) / 2, the Gram identity written in distances, which stays accurate when the points
+ * sit far from the origin (G = E E^T itself cancels there); no B x B x D tensor is formed, and
+ * dL/de_a = sum_b K_ab (e_a - e_b) for the B x B matrix K of distance-level derivatives.
  */
 typedef struct dd_rkd_params {
     int64_t batch;                               /* B >= 2 */

@@ -11,7 +11,7 @@ const char *dd_status_string(dd_status status) {
     case DD_ERR_BAD_DTYPE: return "unsupported dtype (float32, float16, bfloat16)";
     case DD_ERR_BAD_TEACHER_COUNT: return "teacher count out of range for this weighting";
     case DD_ERR_LABEL_OUT_OF_RANGE: return "a label is outside 0..classes-1";
-    case DD_ERR_NONFINITE_INPUT: return "NaN or infinity in the logits";
+    case DD_ERR_NONFINITE_INPUT: return "NaN or infinity in an input";
     case DD_ERR_BAD_MODE: return "unknown weighting, score or normalization mode";
     case DD_ERR_BAD_PARAMETER: return "a scalar parameter is out of range";
     case DD_ERR_BAD_STRIDE: return "a row stride is smaller than the number of classes";

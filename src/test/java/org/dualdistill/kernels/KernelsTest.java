@@ -40,7 +40,7 @@ class KernelsTest {
     @Test
     void statusStringsComeFromTheLibrary() {
         assertEquals("ok", NativeLibrary.statusString(DualdistillNative.DD_OK()));
-        assertEquals("NaN or infinity in the logits", NativeLibrary.statusString(DualdistillNative.DD_ERR_NONFINITE_INPUT()));
+        assertEquals("NaN or infinity in an input", NativeLibrary.statusString(DualdistillNative.DD_ERR_NONFINITE_INPUT()));
         assertEquals("unknown dd_status", NativeLibrary.statusString(12345));
     }
 }

@@ -53,7 +53,7 @@ public final class NativeLibrary {
     public static void requireCpu() {
         Kernels.Availability a = availability();
         if (!a.cpu()) {
-            throw new KernelException("dd_datw_cpu", "the fused CPU kernel library is unavailable: " + a.cpuReason(), null);
+            throw new KernelException("libdualdistill_kernels", "the fused CPU kernel library is unavailable: " + a.cpuReason(), null);
         }
     }
 
@@ -61,7 +61,7 @@ public final class NativeLibrary {
     public static void requireCuda() {
         Kernels.Availability a = availability();
         if (!a.cuda()) {
-            throw new KernelException("dd_datw_cuda", "the fused CUDA kernel library is unavailable: " + a.cudaReason(), null);
+            throw new KernelException("libdualdistill_kernels_cuda", "the fused CUDA kernel library is unavailable: " + a.cudaReason(), null);
         }
     }
 
