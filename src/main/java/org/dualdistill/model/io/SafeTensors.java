@@ -230,42 +230,64 @@ public final class SafeTensors {
      */
     public static LoadReport loadInto(Module module, Path file, Mode mode, java.util.function.UnaryOperator<String> rename)
             throws IOException {
+        try (PointerScope scope = new PointerScope();
+             FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+             Arena arena = Arena.ofConfined()) {
+            Header h = parseHeader(file, ch);
+            MemorySegment data = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            Map<String, Tensor> views = new LinkedHashMap<>();
+            for (Entry e : h.entries()) {
+                MemorySegment src = data.asSlice(h.dataStart() + e.begin(), e.end() - e.begin());
+                views.put(e.name(), torch.from_blob(pointerAt(src), e.shape(),
+                        new TensorOptions(scalarType(e.dtype(), file, e.name()))));
+            }
+            return copyInto(module, views, file, mode, rename); // copies while the mapping is alive
+        } catch (NoSuchFileException e) {
+            throw new NoSuchFileException(file.toString(), null, "safetensors file not found");
+        }
+    }
+
+    /**
+     * Copies named source tensors into a module's parameters and buffers (dtype converted, no gradient), with the
+     * strict / non-strict rules of {@link #loadInto}. Shared by every checkpoint format.
+     *
+     * @param module destination (borrowed)
+     * @param source name -> tensor (borrowed; any dtype)
+     * @param file   the file the tensors came from, for messages
+     * @param mode   strict or not
+     * @param rename file name -> module name, null for identity; mapping to null drops a tensor
+     * @return the report
+     * @throws WeightLoadException on shape mismatches, or (strict) missing or unexpected tensors
+     */
+    static LoadReport copyInto(Module module, Map<String, Tensor> source, Path file, Mode mode,
+                               java.util.function.UnaryOperator<String> rename) {
         Map<String, Tensor> targets = new TreeMap<>();
         List<String> loaded = new ArrayList<>();
         List<String> unexpected = new ArrayList<>();
         List<String> mismatched = new ArrayList<>();
-        try (PointerScope scope = new PointerScope();
-             FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
-             Arena arena = Arena.ofConfined();
-             NoGradGuard g = new NoGradGuard()) {
+        try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
             collect(module.named_parameters(), targets);
             collect(module.named_buffers(), targets);
-            Header h = parseHeader(file, ch);
-            MemorySegment data = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            for (Entry e : h.entries()) {
-                String name = rename == null ? e.name() : rename.apply(e.name());
+            for (Map.Entry<String, Tensor> e : source.entrySet()) {
+                String name = rename == null ? e.getKey() : rename.apply(e.getKey());
                 if (name == null) {
                     continue;
                 }
                 Tensor dst = targets.get(name);
                 if (dst == null) {
-                    unexpected.add(e.name());
+                    unexpected.add(e.getKey());
                     continue;
                 }
                 long[] want = TensorBridge.shape(dst);
-                if (!java.util.Arrays.equals(want, e.shape())) {
-                    mismatched.add(name + ": file " + java.util.Arrays.toString(e.shape()) + " vs module "
+                long[] have = TensorBridge.shape(e.getValue());
+                if (!java.util.Arrays.equals(want, have)) {
+                    mismatched.add(name + ": file " + java.util.Arrays.toString(have) + " vs module "
                             + java.util.Arrays.toString(want));
                     continue;
                 }
-                MemorySegment src = data.asSlice(h.dataStart() + e.begin(), e.end() - e.begin());
-                Tensor view = torch.from_blob(pointerAt(src), e.shape(),
-                        new TensorOptions(scalarType(e.dtype(), file, e.name())));
-                dst.copy_(view);
+                dst.copy_(e.getValue());
                 loaded.add(name);
             }
-        } catch (NoSuchFileException e) {
-            throw new NoSuchFileException(file.toString(), null, "safetensors file not found");
         }
         List<String> missing = new ArrayList<>(targets.keySet());
         missing.removeAll(loaded);
@@ -276,15 +298,6 @@ public final class SafeTensors {
             throw new WeightLoadException(file + ": strict load failed: missing " + missing + ", unexpected " + unexpected);
         }
         return new LoadReport(List.copyOf(loaded), List.copyOf(missing), List.copyOf(unexpected));
-    }
-
-    /** A non-owning JavaCPP pointer at a segment's address (the segment's arena keeps the memory alive). */
-    private static Pointer pointerAt(MemorySegment s) {
-        return new Pointer() {
-            {
-                address = s.address();
-            }
-        };
     }
 
     /**
@@ -320,6 +333,15 @@ public final class SafeTensors {
             }
         }
         return out;
+    }
+
+    /** A non-owning JavaCPP pointer at a segment's address (the segment's arena keeps the memory alive). */
+    private static Pointer pointerAt(MemorySegment s) {
+        return new Pointer() {
+            {
+                address = s.address();
+            }
+        };
     }
 
     private static void collect(StringTensorDict d, Map<String, Tensor> out) {
