@@ -3,6 +3,7 @@ package org.dualdistill.cli;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
+import org.dualdistill.model.mvit.MViTConfig;
 import org.dualdistill.model.x3d.X3d;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -27,6 +28,9 @@ final class InfoCommand implements Callable<Integer> {
                         m.parameterCount(), m.gmacs(), p.clipLength() + " x " + p.crop() + " x " + p.crop());
             }
         }
+        MViTConfig mvit = MViTConfig.mvitV2S(classes);
+        System.out.printf(Locale.ROOT, "%-10s %,14d %10.2f %18s%n", "mvitv2_s", mvit.parameterCount(), mvit.gmacs(),
+                mvit.numFrames() + " x " + mvit.cropSize() + " x " + mvit.cropSize());
         return 0;
     }
 }

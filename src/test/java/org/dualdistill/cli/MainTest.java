@@ -36,6 +36,7 @@ class MainTest {
     void infoListsTheX3dPresets() {
         String out = run(0, "info", "--classes", "51");
         assertTrue(out.contains("x3d_s") && out.contains("3,079,173") && out.contains("13 x 160 x 160"), out);
+        assertTrue(out.contains("mvitv2_s") && out.contains("34,269,363") && out.contains("16 x 224 x 224"), out);
     }
 
     @Test

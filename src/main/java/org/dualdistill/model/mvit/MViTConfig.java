@@ -318,6 +318,48 @@ public record MViTConfig(long numClasses, long inChannels, long numFrames, long 
     }
 
     /**
+     * Multiply-accumulates of one clip in billions, counted as fvcore/PySlowFast count them: the patch-embedding
+     * convolution, every Linear (qkv, attention output, skip projection, MLP, head), the depthwise pooling
+     * convolutions, the two attention matmuls and the decomposed relative-position einsums. MViTv2-S 16x224: ~64.
+     *
+     * @return GMACs
+     */
+    public double gmacs() {
+        long[] grid = patchGrid();
+        long tokens = grid[0] * grid[1] * grid[2];
+        long k = patchKernel[0] * patchKernel[1] * patchKernel[2];
+        long pk = poolKernel[0] * poolKernel[1] * poolKernel[2];
+        double macs = (double) tokens * embedDim * inChannels * k;
+        for (BlockSpec b : blocks()) {
+            long[] in = b.inputSize();
+            long nIn = in[0] * in[1] * in[2] + 1;
+            long[] q = b.qStride();
+            long[] kv = b.kvStride();
+            long qt = (in[0] - 1) / q[0] + 1, qh = (in[1] - 1) / q[1] + 1, qw = (in[2] - 1) / q[2] + 1;
+            long kt = (in[0] - 1) / kv[0] + 1, kh = (in[1] - 1) / kv[1] + 1, kw = (in[2] - 1) / kv[2] + 1;
+            long nQ = qt * qh * qw + 1;
+            long nKv = kt * kh * kw + 1;
+            long d = b.dimOut();
+            macs += (double) nIn * b.dimIn() * 3 * d;                      // qkv
+            if (b.poolQ()) {
+                macs += (double) (nQ - 1) * d * pk;                        // depthwise pool_q
+            }
+            if (b.poolKv()) {
+                macs += 2.0 * (nKv - 1) * d * pk;                          // pool_k, pool_v
+            }
+            macs += 2.0 * b.heads() * nQ * nKv * b.headDim();              // q k^T and attn v
+            macs += (double) b.heads() * (nQ - 1) * b.headDim() * (kt + kh + kw); // rel-pos einsums
+            macs += (double) nQ * d * d;                                   // attn.proj
+            if (b.changesWidth()) {
+                macs += (double) nIn * b.dimIn() * d;                      // skip proj
+            }
+            macs += 2.0 * nQ * d * (long) (d * mlpRatio);                  // mlp fc1, fc2
+        }
+        macs += (double) finalDim() * numClasses;                          // head
+        return macs / 1e9;
+    }
+
+    /**
      * The parameter count the module tree will have, computed without allocating it.
      *
      * @return number of parameters (34,537,744 for MViTv2-S at 400 classes)

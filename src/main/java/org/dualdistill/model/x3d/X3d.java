@@ -88,11 +88,26 @@ public final class X3d implements VideoModel {
      * @param dropout          0.5
      * @param clipLength       expected T (for {@link #gmacs()} and geometry checks; any T >= 1 runs)
      * @param crop             expected spatial size
+     * @param heads            classes per head (one head by default; EPIC-KITCHENS: 97 verbs, 300 nouns); numClasses
+     *                         is their sum and the logits are the heads side by side
      */
     public record Config(long numClasses, double widthFactor, double depthFactor, double bottleneckFactor,
-                         double seRatio, long stemDimIn, long headDimOut, double dropout, int clipLength, int crop) {
+                         double seRatio, long stemDimIn, long headDimOut, double dropout, int clipLength, int crop,
+                         long[] heads) {
         /** Validates. */
         public Config {
+            if (heads == null || heads.length == 0) {
+                heads = new long[] {numClasses};
+            }
+            heads = heads.clone();
+            long sum = 0;
+            for (long h : heads) {
+                if (h < 1) {
+                    throw new IllegalArgumentException("X3D head sizes must be >= 1, got " + java.util.Arrays.toString(heads));
+                }
+                sum += h;
+            }
+            numClasses = sum;
             if (numClasses < 1 || widthFactor <= 0 || depthFactor <= 0 || bottleneckFactor <= 0 || seRatio < 0
                     || stemDimIn < 1 || headDimOut < 1 || dropout < 0 || dropout >= 1 || clipLength < 1 || crop < 32) {
                 throw new IllegalArgumentException("X3D config out of range: " + this);
@@ -126,6 +141,7 @@ public final class X3d implements VideoModel {
         private double dropout = 0.5;
         private int clipLength = 13;
         private int crop = 160;
+        private long[] heads;
 
         private Builder() {
         }
@@ -139,7 +155,9 @@ public final class X3d implements VideoModel {
         }
 
         /** @param n classes; @return this */
-        public Builder numClasses(long n) { numClasses = n; return this; }
+        public Builder numClasses(long n) { numClasses = n; heads = null; return this; }
+        /** @param sizes classes per head, e.g. 97, 300 for EPIC-KITCHENS-100 verb + noun; @return this */
+        public Builder heads(long... sizes) { heads = sizes.clone(); return this; }
         /** @param w width factor (2.0; smaller for CPU-sized experiments); @return this */
         public Builder widthFactor(double w) { width = w; return this; }
         /** @param d depth factor (2.2); @return this */
@@ -161,7 +179,7 @@ public final class X3d implements VideoModel {
 
         /** @return the model; caller must close */
         public X3d build() {
-            return new X3d(new Config(numClasses, width, depth, bottleneck, se, stemDimIn, headDimOut, dropout, clipLength, crop));
+            return new X3d(new Config(numClasses, width, depth, bottleneck, se, stemDimIn, headDimOut, dropout, clipLength, crop, heads));
         }
     }
 
@@ -188,7 +206,7 @@ public final class X3d implements VideoModel {
                          Conv3dImpl convC, BatchNorm3dImpl normC) {
     }
 
-    private record Head(Conv3dImpl preConv, BatchNorm3dImpl preNorm, Conv3dImpl postConv, LinearImpl proj) {
+    private record Head(Conv3dImpl preConv, BatchNorm3dImpl preNorm, Conv3dImpl postConv, List<LinearImpl> projs) {
     }
 
     private X3d(Config cfg) {
@@ -229,10 +247,19 @@ public final class X3d implements VideoModel {
         long headInner = (long) (cfg.bottleneckFactor() * dimIn);
         Module headM = reg(blocks, "5", Layers.container());
         Module pool = reg(headM, "pool", Layers.container());
+        List<LinearImpl> projs = new ArrayList<>();
+        if (cfg.heads().length == 1) {
+            projs.add(reg(headM, "proj", Layers.linear(cfg.headDimOut(), cfg.heads()[0])));
+        } else {
+            // several heads (EPIC-KITCHENS verb + noun): blocks.5.proj.0, blocks.5.proj.1, ... as an nn.ModuleList
+            Module list = reg(headM, "proj", Layers.container());
+            for (int i = 0; i < cfg.heads().length; i++) {
+                projs.add(reg(list, Integer.toString(i), Layers.linear(cfg.headDimOut(), cfg.heads()[i])));
+            }
+        }
         head = new Head(reg(pool, "pre_conv", Layers.pointwise(dimIn, headInner, false)),
                 reg(pool, "pre_norm", Layers.batchNorm3d(headInner)),
-                reg(pool, "post_conv", Layers.pointwise(headInner, cfg.headDimOut(), false)),
-                reg(headM, "proj", Layers.linear(cfg.headDimOut(), cfg.numClasses())));
+                reg(pool, "post_conv", Layers.pointwise(headInner, cfg.headDimOut(), false)), List.copyOf(projs));
     }
 
     /** Registers a child and keeps its wrapper alive as long as this model, whatever PointerScope is open. */
@@ -263,7 +290,7 @@ public final class X3d implements VideoModel {
         Conv3dImpl seExpand = null;
         if (se) {
             long reduced = roundWidth(inner, cfg.seRatio());
-            Module seBlock = reg(normBm, "1", Layers.container()).register_module("block", Layers.container());
+            Module seBlock = reg(reg(normBm, "1", Layers.container()), "block", Layers.container());
             seReduce = reg(seBlock, "0", Layers.pointwise(inner, reduced, true));
             seExpand = reg(seBlock, "2", Layers.pointwise(reduced, inner, true));
         }
@@ -329,7 +356,17 @@ public final class X3d implements VideoModel {
         Tensor h = torch.relu(head.preNorm().forward(head.preConv().forward(features)));
         h = torch.adaptive_avg_pool3d(h, 1, 1, 1);
         Tensor embedding = torch.relu(head.postConv().forward(h)).flatten(1, -1);
-        Tensor logits = head.proj().forward(torch.dropout(embedding, cfg.dropout(), root.is_training()));
+        Tensor dropped = torch.dropout(embedding, cfg.dropout(), root.is_training());
+        Tensor logits;
+        if (head.projs().size() == 1) {
+            logits = head.projs().get(0).forward(dropped);
+        } else {
+            org.bytedeco.pytorch.TensorVector parts = new org.bytedeco.pytorch.TensorVector();
+            for (LinearImpl p : head.projs()) {
+                parts.push_back(p.forward(dropped));
+            }
+            logits = torch.cat(parts, 1); // heads side by side: narrow(1, offset, size) per head
+        }
         return new ModelOutput(logits, embedding, features);
     }
 

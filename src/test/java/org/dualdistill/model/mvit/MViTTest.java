@@ -309,4 +309,11 @@ class MViTTest {
                     torch.get_num_threads(), runs, best / 1e9);
         }
     }
+
+    @Test
+    void gmacsMatchThePublishedFigure() {
+        // PySlowFast reports 64.5 GFLOPs (fvcore MACs) per 16x224x224 view for MViTv2-S
+        double g = MViTConfig.mvitV2S(400).gmacs();
+        org.junit.jupiter.api.Assertions.assertEquals(64.5, g, 2.5, "MViTv2-S GMACs " + g);
+    }
 }

@@ -130,4 +130,20 @@ class X3dTest {
         assertEquals("head.lin_5.weight", X3dKeys.toPySlowFast("blocks.5.pool.post_conv.weight"));
         assertEquals(null, X3dKeys.fromPySlowFast("some.other.key"));
     }
+
+    @Test
+    void epicKitchensVariantHasAVerbAndANounHead() {
+        try (X3d single = X3d.preset(X3d.Preset.S, 1); X3d epic = X3d.builder().preset(X3d.Preset.S).heads(97, 300).build();
+             org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope();
+             NoGradGuard g = new NoGradGuard()) {
+            assertEquals(397, epic.numClasses());
+            // the single-head model with 1 class has 2048 + 1 head parameters; the EPIC heads 2048*397 + 397
+            assertEquals(single.parameterCount() - 2049 + 2048L * 397 + 397, epic.parameterCount());
+            List<String> names = namesAndShapes(epic);
+            assertTrue(names.contains("blocks.5.proj.0.weight\t97,2048") && names.contains("blocks.5.proj.1.weight\t300,2048"), names.toString());
+            epic.module().eval();
+            Tensor clip = TestTensors.randn(3, 1.0, 3 * 4, 64 * 64).view(1, 3, 4, 64, 64);
+            assertArrayEquals(new long[] {1, 397}, TensorBridge.shape(epic.forward(clip).logits()));
+        }
+    }
 }
