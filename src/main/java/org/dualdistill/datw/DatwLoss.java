@@ -14,12 +14,12 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dualdistill.internal.ffm.DualdistillNative;
 import org.dualdistill.internal.kernels.CudaStreams;
 import org.dualdistill.internal.kernels.DatwKernel;
+import org.dualdistill.internal.kernels.FusedLosses;
 import org.dualdistill.internal.kernels.NativeLibrary;
 import org.dualdistill.internal.torch.TensorBridge;
 import org.dualdistill.internal.torch.TorchRuntime;
 import org.dualdistill.kernels.KernelBackend;
 import org.dualdistill.kernels.KernelException;
-import org.dualdistill.kernels.Kernels;
 
 /**
  * DATW (discrepancy-aware teacher weighting) knowledge distillation with cross-entropy, for K >= 1 teachers.
@@ -44,21 +44,12 @@ import org.dualdistill.kernels.Kernels;
  * <p>Immutable and thread-safe: one instance may serve many threads; each call's tensors belong to that call.
  */
 public final class DatwLoss {
-    private static final System.Logger LOG = System.getLogger("org.dualdistill.kernels");
     private static final AtomicBoolean FALLBACK_LOGGED = new AtomicBoolean();
 
     static {
         TorchRuntime.init();
     }
 
-    /** float32 on the CPU: built once, kept for the life of the class loader (never closed). */
-    private static final TensorOptions CPU_FLOAT = newCpuFloat();
-
-    private static TensorOptions newCpuFloat() {
-        TensorOptions o = new TensorOptions(ScalarType.Float);
-        o.retainReference();
-        return o;
-    }
 
     private final DatwConfig config;
     private final DatwKernel.Knobs knobs;
@@ -119,7 +110,7 @@ public final class DatwLoss {
     public DatwResult compute(Tensor student, List<Tensor> teachers, Tensor labels) {
         try (PointerScope scope = new PointerScope()) {
             Shape shape = validate(student, teachers, labels);
-            KernelBackend backend = resolve(config.backend(), shape.cuda);
+            KernelBackend backend = FusedLosses.resolve(config.backend(), shape.cuda, "DATW", FALLBACK_LOGGED);
             if (backend == KernelBackend.TORCH) {
                 return TorchDatw.compute(config, student, teachers, labels, shape.batch, shape.classes);
             }
@@ -186,37 +177,6 @@ public final class DatwLoss {
         return new Shape(b, c, cuda);
     }
 
-    private static KernelBackend resolve(KernelBackend requested, boolean cuda) {
-        switch (requested) {
-            case TORCH:
-                return KernelBackend.TORCH;
-            case FUSED_CPU:
-                if (cuda) {
-                    throw new IllegalArgumentException("backend FUSED_CPU needs CPU tensors, got CUDA tensors (use FUSED_CUDA or AUTO)");
-                }
-                NativeLibrary.requireCpu();
-                return KernelBackend.FUSED_CPU;
-            case FUSED_CUDA:
-                if (!cuda) {
-                    throw new IllegalArgumentException("backend FUSED_CUDA needs CUDA tensors, got CPU tensors (use FUSED_CPU or AUTO)");
-                }
-                NativeLibrary.requireCuda();
-                return KernelBackend.FUSED_CUDA;
-            default:
-                Kernels.Availability a = Kernels.available();
-                boolean ok = cuda ? a.cuda() : a.cpu();
-                if (ok) {
-                    return cuda ? KernelBackend.FUSED_CUDA : KernelBackend.FUSED_CPU;
-                }
-                if (FALLBACK_LOGGED.compareAndSet(false, true)) {
-                    LOG.log(System.Logger.Level.WARNING, "dualdistill: fused " + (cuda ? "CUDA" : "CPU")
-                            + " kernels unavailable, using LibTorch ops (backend TORCH): "
-                            + (cuda ? a.cudaReason() : a.cpuReason()));
-                }
-                return KernelBackend.TORCH;
-        }
-    }
-
     private DatwResult fused(boolean cuda, Tensor student, List<Tensor> teachers, Tensor labels, Shape shape) {
         long b = shape.batch;
         long c = shape.classes;
@@ -229,8 +189,7 @@ public final class DatwLoss {
         }
         MemorySegment y = labels == null ? MemorySegment.NULL : TensorBridge.borrow(labels, "labels", cuda);
 
-        TensorOptions f32 = cuda ? new TensorOptions(ScalarType.Float).device(new org.bytedeco.pytorch.DeviceOptional(student.device()))
-                : CPU_FLOAT;
+        TensorOptions f32 = FusedLosses.floatOptions(cuda, student);
         // One float32 buffer for everything the kernel writes besides the gradient:
         // weights [B,K] | confidence [B,K] | discrepancy [B,K] | row losses [B,2] | (L, L_kd, L_ce)
         long bk = b * k;
@@ -259,18 +218,11 @@ public final class DatwLoss {
         Tensor total = aux.select(0, DatwResult.partsOffset(b, k));
         Tensor loss;
         if (grad != null) {
-            // Surrogate: value L exactly (d - d.detach() == 0), gradient dL/ds = grad through the dot product.
-            Tensor d = torch.dot(student.view(-1), grad.view(-1));
-            loss = total.add(d.sub(d.detach()));
+            loss = FusedLosses.surrogate(total, student, grad); // value L, gradient dL/ds = grad
         } else {
             loss = total; // a view of aux, which the result owns as well
         }
-        return new DatwResult(keep(loss), keep(aux), b, k, cuda ? KernelBackend.FUSED_CUDA : KernelBackend.FUSED_CPU);
-    }
-
-    private static Tensor keep(Tensor t) {
-        t.retainReference();
-        return t;
+        return new DatwResult(FusedLosses.keep(loss), FusedLosses.keep(aux), b, k, cuda ? KernelBackend.FUSED_CUDA : KernelBackend.FUSED_CPU);
     }
 
     private static RuntimeException translate(KernelException e, long classes) {

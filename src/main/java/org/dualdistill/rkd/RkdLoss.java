@@ -11,13 +11,13 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dualdistill.internal.ffm.DualdistillNative;
 import org.dualdistill.internal.kernels.CudaStreams;
+import org.dualdistill.internal.kernels.FusedLosses;
 import org.dualdistill.internal.kernels.NativeLibrary;
 import org.dualdistill.internal.kernels.RkdKernel;
 import org.dualdistill.internal.torch.TensorBridge;
 import org.dualdistill.internal.torch.TorchRuntime;
 import org.dualdistill.kernels.KernelBackend;
 import org.dualdistill.kernels.KernelException;
-import org.dualdistill.kernels.Kernels;
 
 /**
  * RKD: relational knowledge distillation on embeddings (Park, Kim, Lu and Cho, "Relational Knowledge Distillation",
@@ -53,7 +53,6 @@ import org.dualdistill.kernels.Kernels;
  * <p>Immutable and thread-safe: one instance may serve many threads; each call's tensors belong to that call.
  */
 public final class RkdLoss {
-    private static final System.Logger LOG = System.getLogger("org.dualdistill.kernels");
     private static final AtomicBoolean FALLBACK_LOGGED = new AtomicBoolean();
 
     /** Largest batch the fused kernels take ({@code DD_RKD_MAX_BATCH} in native/common/rkd_common.h). */
@@ -63,14 +62,6 @@ public final class RkdLoss {
         TorchRuntime.init();
     }
 
-    /** float32 on the CPU: built once, kept for the life of the class loader (never closed). */
-    private static final TensorOptions CPU_FLOAT = newCpuFloat();
-
-    private static TensorOptions newCpuFloat() {
-        TensorOptions o = new TensorOptions(ScalarType.Float);
-        o.retainReference();
-        return o;
-    }
 
     private final double distanceWeight;
     private final double angleWeight;
@@ -217,39 +208,12 @@ public final class RkdLoss {
     }
 
     private static KernelBackend resolve(KernelBackend requested, Shape shape) {
-        boolean cuda = shape.cuda;
-        switch (requested) {
-            case TORCH:
-                return KernelBackend.TORCH;
-            case FUSED_CPU:
-                if (cuda) {
-                    throw new IllegalArgumentException("backend FUSED_CPU needs CPU tensors, got CUDA tensors (use FUSED_CUDA or AUTO)");
-                }
-                requireFusable(requested, shape);
-                NativeLibrary.requireCpu();
-                return KernelBackend.FUSED_CPU;
-            case FUSED_CUDA:
-                if (!cuda) {
-                    throw new IllegalArgumentException("backend FUSED_CUDA needs CUDA tensors, got CPU tensors (use FUSED_CPU or AUTO)");
-                }
-                requireFusable(requested, shape);
-                NativeLibrary.requireCuda();
-                return KernelBackend.FUSED_CUDA;
-            default:
-                if (!shape.kernelDtype || shape.batch > MAX_FUSED_BATCH) {
-                    return KernelBackend.TORCH; // float64, or a batch beyond the kernels' workspace limit
-                }
-                Kernels.Availability a = Kernels.available();
-                if (cuda ? a.cuda() : a.cpu()) {
-                    return cuda ? KernelBackend.FUSED_CUDA : KernelBackend.FUSED_CPU;
-                }
-                if (FALLBACK_LOGGED.compareAndSet(false, true)) {
-                    LOG.log(System.Logger.Level.WARNING, "dualdistill: fused " + (cuda ? "CUDA" : "CPU")
-                            + " kernels unavailable, RKD uses LibTorch ops (backend TORCH): "
-                            + (cuda ? a.cudaReason() : a.cpuReason()));
-                }
-                return KernelBackend.TORCH;
+        if (requested == KernelBackend.FUSED_CPU || requested == KernelBackend.FUSED_CUDA) {
+            requireFusable(requested, shape);
+        } else if (requested == KernelBackend.AUTO && (!shape.kernelDtype || shape.batch > MAX_FUSED_BATCH)) {
+            return KernelBackend.TORCH; // float64, or a batch beyond the kernels' workspace limit
         }
+        return FusedLosses.resolve(requested, shape.cuda, "RKD", FALLBACK_LOGGED);
     }
 
     private static void requireFusable(KernelBackend requested, Shape shape) {
@@ -268,7 +232,7 @@ public final class RkdLoss {
         int dtype = TensorBridge.kernelDtype(student.scalar_type(), "studentEmbeddings");
         MemorySegment s = TensorBridge.borrow(student, "studentEmbeddings", cuda);
         MemorySegment t = TensorBridge.borrow(teacher, "teacherEmbeddings", cuda);
-        TensorOptions f32 = cuda ? new TensorOptions(ScalarType.Float).device(new DeviceOptional(student.device())) : CPU_FLOAT;
+        TensorOptions f32 = FusedLosses.floatOptions(cuda, student);
         // (L, L_D, L_A): kept by the result. The workspace (O(B^2)) is released when this call's scope closes; on
         // CUDA the caching allocator reuses it only in stream order, after the kernels that use it.
         Tensor parts = torch.empty(new long[] {3}, f32, null);
@@ -295,10 +259,7 @@ public final class RkdLoss {
         Tensor total = parts.select(0, 0);
         Tensor loss;
         if (grad != null) {
-            // Surrogate: value L exactly (d - d.detach() == 0), gradient dL/de_s = grad through the dot product.
-            // The dot runs in float32 so half-precision embeddings cannot overflow it into inf - inf = NaN.
-            Tensor d = torch.dot(student.to(ScalarType.Float).view(-1), grad.to(ScalarType.Float).view(-1));
-            loss = total.add(d.sub(d.detach()));
+            loss = FusedLosses.surrogate(total, student, grad); // value L, gradient dL/de_s = grad
         } else {
             loss = total; // a view of parts, which the result owns as well
         }

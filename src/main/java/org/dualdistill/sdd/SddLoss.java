@@ -13,13 +13,13 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dualdistill.internal.ffm.DualdistillNative;
 import org.dualdistill.internal.kernels.CudaStreams;
+import org.dualdistill.internal.kernels.FusedLosses;
 import org.dualdistill.internal.kernels.NativeLibrary;
 import org.dualdistill.internal.kernels.SddKernel;
 import org.dualdistill.internal.torch.TensorBridge;
 import org.dualdistill.internal.torch.TorchRuntime;
 import org.dualdistill.kernels.KernelBackend;
 import org.dualdistill.kernels.KernelException;
-import org.dualdistill.kernels.Kernels;
 
 /**
  * SDD (structure discrepancy-aware distillation) loss: the student's structure discrepancy branch predicts the
@@ -47,21 +47,12 @@ import org.dualdistill.kernels.Kernels;
  * <p>Immutable and thread-safe: one instance may serve many threads; each call's tensors belong to that call.
  */
 public final class SddLoss {
-    private static final System.Logger LOG = System.getLogger("org.dualdistill.kernels");
     private static final AtomicBoolean FALLBACK_LOGGED = new AtomicBoolean();
 
     static {
         TorchRuntime.init();
     }
 
-    /** float32 on the CPU: built once, kept for the life of the class loader (never closed). */
-    private static final TensorOptions CPU_FLOAT = newCpuFloat();
-
-    private static TensorOptions newCpuFloat() {
-        TensorOptions o = new TensorOptions(ScalarType.Float);
-        o.retainReference();
-        return o;
-    }
 
     private final double eps;
     private final KernelBackend backend;
@@ -131,7 +122,7 @@ public final class SddLoss {
     public SddResult compute(Tensor rHat, Tensor a, Tensor b) {
         try (PointerScope scope = new PointerScope()) {
             Shape shape = validate(rHat, a, b);
-            KernelBackend be = resolve(backend, shape.cuda);
+            KernelBackend be = FusedLosses.resolve(backend, shape.cuda, "SDD", FALLBACK_LOGGED);
             if (be == KernelBackend.TORCH) {
                 if (checkFinite) {
                     requireFinite(rHat, a, b);
@@ -185,45 +176,6 @@ public final class SddLoss {
         return new Shape(s[0], s[1], positions, cuda);
     }
 
-    private static KernelBackend resolve(KernelBackend requested, boolean cuda) {
-        switch (requested) {
-            case TORCH:
-                return KernelBackend.TORCH;
-            case FUSED_CPU: {
-                if (cuda) {
-                    throw new IllegalArgumentException("backend FUSED_CPU needs CPU tensors, got CUDA tensors (use FUSED_CUDA or AUTO)");
-                }
-                Kernels.Availability a = NativeLibrary.availability();
-                if (!a.cpu()) {
-                    throw new KernelException("dd_sdd_cpu", "the fused CPU kernel library is unavailable: " + a.cpuReason(), null);
-                }
-                return KernelBackend.FUSED_CPU;
-            }
-            case FUSED_CUDA: {
-                if (!cuda) {
-                    throw new IllegalArgumentException("backend FUSED_CUDA needs CUDA tensors, got CPU tensors (use FUSED_CPU or AUTO)");
-                }
-                Kernels.Availability a = NativeLibrary.availability();
-                if (!a.cuda()) {
-                    throw new KernelException("dd_sdd_cuda", "the fused CUDA kernel library is unavailable: " + a.cudaReason(), null);
-                }
-                return KernelBackend.FUSED_CUDA;
-            }
-            default: {
-                Kernels.Availability a = NativeLibrary.availability();
-                if (cuda ? a.cuda() : a.cpu()) {
-                    return cuda ? KernelBackend.FUSED_CUDA : KernelBackend.FUSED_CPU;
-                }
-                if (FALLBACK_LOGGED.compareAndSet(false, true)) {
-                    LOG.log(System.Logger.Level.WARNING, "dualdistill: fused " + (cuda ? "CUDA" : "CPU")
-                            + " kernels unavailable, using LibTorch ops for the SDD loss (backend TORCH): "
-                            + (cuda ? a.cudaReason() : a.cpuReason()));
-                }
-                return KernelBackend.TORCH;
-            }
-        }
-    }
-
     private SddResult fused(boolean cuda, Tensor rHat, Tensor a, Tensor b, Shape shape) {
         long batch = shape.batch;
         int dtype = TensorBridge.kernelDtype(TensorBridge.dtype(rHat), "rHat");
@@ -231,7 +183,7 @@ public final class SddLoss {
         MemorySegment as = TensorBridge.borrow(a, "a", cuda);
         MemorySegment bs = TensorBridge.borrow(b, "b", cuda);
 
-        TensorOptions f32 = cuda ? new TensorOptions(ScalarType.Float).device(new DeviceOptional(rHat.device())) : CPU_FLOAT;
+        TensorOptions f32 = FusedLosses.floatOptions(cuda, rHat);
         // one float32 buffer for what the kernel writes besides the gradient: per-sample sums [B] | L
         Tensor aux = torch.empty(new long[] {batch + 1}, f32, null);
         boolean wantGrad = rHat.requires_grad() && GradMode.is_enabled();
@@ -263,17 +215,11 @@ public final class SddLoss {
         Tensor total = aux.select(0, batch);
         Tensor loss;
         if (grad != null) {
-            // Surrogate: value L exactly (d - d.detach() == 0), gradient dL/drHat = grad through the dot product.
-            // Half types take the dot in float32, so it cannot overflow; the cast routes the gradient back exactly.
-            boolean half = dtype != DualdistillNative.DD_FLOAT32();
-            Tensor x = half ? rHat.to(ScalarType.Float) : rHat;
-            Tensor g = half ? grad.to(ScalarType.Float) : grad;
-            Tensor d = torch.dot(x.view(-1), g.view(-1));
-            loss = total.add(d.sub(d.detach()));
+            loss = FusedLosses.surrogate(total, rHat, grad); // value L, gradient dL/drHat = grad
         } else {
             loss = total; // a view of aux, which the result owns as well
         }
-        return new SddResult(keep(loss), keep(aux), batch, cuda ? KernelBackend.FUSED_CUDA : KernelBackend.FUSED_CPU);
+        return new SddResult(FusedLosses.keep(loss), FusedLosses.keep(aux), batch, cuda ? KernelBackend.FUSED_CUDA : KernelBackend.FUSED_CPU);
     }
 
     /** @throws IllegalArgumentException naming the first of rHat, a, b that holds a NaN or infinity */
@@ -287,11 +233,6 @@ public final class SddLoss {
                 }
             }
         }
-    }
-
-    private static Tensor keep(Tensor t) {
-        t.retainReference();
-        return t;
     }
 
     /** Builder of an {@link SddLoss}; the knobs are validated by {@link #build()}. Not thread-safe. */
