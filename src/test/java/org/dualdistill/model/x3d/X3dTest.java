@@ -146,4 +146,27 @@ class X3dTest {
             assertArrayEquals(new long[] {1, 397}, TensorBridge.shape(epic.forward(clip).logits()));
         }
     }
+
+    static void presetShapes(X3d.Preset p, long[] res5) {
+        try (X3d m = X3d.preset(p, 400); PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            m.module().eval();
+            Tensor clip = TestTensors.randn(9, 1.0, 3 * p.clipLength(), (long) p.crop() * p.crop())
+                    .view(1, 3, p.clipLength(), p.crop(), p.crop());
+            ModelOutput out = m.forward(clip);
+            assertArrayEquals(new long[] {1, 400}, TensorBridge.shape(out.logits()));
+            assertArrayEquals(res5, TensorBridge.shape(out.features()));
+        }
+    }
+
+    @Test
+    void xsAndMGiveTheirRes5Maps() {
+        presetShapes(X3d.Preset.XS, new long[] {1, 192, 4, 5, 5});
+        presetShapes(X3d.Preset.M, new long[] {1, 192, 16, 7, 7});
+    }
+
+    @org.junit.jupiter.api.Tag("slow")
+    @Test
+    void lGivesItsRes5Map() {
+        presetShapes(X3d.Preset.L, new long[] {1, 192, 16, 10, 10});
+    }
 }
