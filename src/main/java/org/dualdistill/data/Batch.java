@@ -1,0 +1,209 @@
+package org.dualdistill.data;
+
+import java.lang.ref.Cleaner;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.bytedeco.pytorch.Tensor;
+import org.dualdistill.internal.torch.TorchRuntime;
+import org.dualdistill.video.ViewRecord;
+
+/**
+ * One batch from a {@link DataLoader}: per view a {@code float32 [B, 3, T, H, W]} CPU tensor (normalized, contiguous),
+ * the labels {@code int64 [B]}, the extra labels {@code int64 [B, K]} when the dataset has them (EPIC-KITCHENS' verb
+ * and noun), the examples and, per view, the {@link ViewRecord}s of its B clips (the teacher-output cache keys).
+ *
+ * <p>Ownership: a batch is made on a loader worker thread and handed to the consumer, who owns it and must close it
+ * (every step, as DJL requires: {@code try (Batch b = ...)}). {@link #data(int)}, {@link #labels()} and
+ * {@link #extraLabels()} lend tensors that stay valid until {@link #close()}; {@link #detachData(int)} transfers one
+ * view's tensor to the caller. {@code close()} is idempotent and thread-safe; other use after close throws
+ * {@link IllegalStateException}. A batch that is never closed is freed by a cleaner, with a warning.
+ */
+public final class Batch implements AutoCloseable {
+    static {
+        TorchRuntime.init();
+    }
+
+    /** Batches made and not yet closed or cleaned, for leak tests. */
+    static final AtomicInteger OPEN = new AtomicInteger();
+
+    private final AtomicReference<Tensor[]> tensors; // views..., labels, extra labels (or null)
+    private final int numViews;
+    private final int epoch;
+    private final int index;
+    private final List<String> viewNames;
+    private final List<LabeledVideo> videos;
+    private final List<List<ViewRecord>> records;
+    private final State state;
+    private final Cleaner.Cleanable cleanable;
+
+    /**
+     * @param retained views, then labels, then extra labels (may be null); retained tensors this batch now owns
+     */
+    Batch(int epoch, int index, List<String> viewNames, Tensor[] retained, List<LabeledVideo> videos, List<List<ViewRecord>> records) {
+        this.numViews = viewNames.size();
+        this.epoch = epoch;
+        this.index = index;
+        this.viewNames = List.copyOf(viewNames);
+        this.videos = List.copyOf(videos);
+        this.records = records.stream().map(List::copyOf).toList();
+        this.tensors = new AtomicReference<>(retained);
+        this.state = new State(retained.clone(), Leaks.origin("Batch"));
+        OPEN.incrementAndGet();
+        this.cleanable = Leaks.CLEANER.register(this, state);
+    }
+
+    /** Releases what the batch still owns; warns when the batch was never closed. */
+    private static final class State implements Runnable {
+        private final Tensor[] tensors;
+        private final Throwable origin;
+        private volatile boolean explicit;
+
+        State(Tensor[] tensors, Throwable origin) {
+            this.tensors = tensors;
+            this.origin = origin;
+        }
+
+        @Override
+        public void run() {
+            if (!explicit) {
+                Leaks.report("Batch", origin);
+            }
+            synchronized (tensors) {
+                for (int i = 0; i < tensors.length; i++) {
+                    if (tensors[i] != null) {
+                        tensors[i].releaseReference();
+                        tensors[i] = null;
+                    }
+                }
+            }
+            OPEN.decrementAndGet();
+        }
+    }
+
+    private Tensor[] live() {
+        Tensor[] t = tensors.get();
+        if (t == null) {
+            throw new IllegalStateException("Batch is closed");
+        }
+        return t;
+    }
+
+    /** @return B, the number of clips (smaller than the loader's batch size for the last batch or after skips) */
+    public int size() {
+        return videos.size();
+    }
+
+    /** @return the epoch this batch belongs to */
+    public int epoch() {
+        return epoch;
+    }
+
+    /** @return the batch's index within its epoch (batches whose clips were all skipped leave gaps) */
+    public int index() {
+        return index;
+    }
+
+    /** @return the number of views */
+    public int numViews() {
+        return numViews;
+    }
+
+    /** @return the view names, in the sampler's order (reference view first) */
+    public List<String> viewNames() {
+        return viewNames;
+    }
+
+    /**
+     * Lends one view's clips.
+     *
+     * @param view the view's index
+     * @return {@code float32 [B, 3, T, H, W]} on the CPU; borrowed: valid until the batch is closed, do not close it
+     */
+    public Tensor data(int view) {
+        if (view < 0 || view >= numViews) {
+            throw new IllegalArgumentException("view " + view + " out of range [0, " + numViews + ")");
+        }
+        Tensor[] t = live();
+        synchronized (state.tensors) {
+            if (t[view] == null) {
+                throw new IllegalStateException("view " + viewNames.get(view) + " was detached");
+            }
+            return t[view];
+        }
+    }
+
+    /**
+     * Lends one view's clips by name.
+     *
+     * @param name the view's name
+     * @return as {@link #data(int)}
+     */
+    public Tensor data(String name) {
+        int i = viewNames.indexOf(name);
+        if (i < 0) {
+            throw new IllegalArgumentException("no view named " + name + "; views are " + viewNames);
+        }
+        return data(i);
+    }
+
+    /**
+     * Transfers one view's tensor to the caller; the batch no longer frees it.
+     *
+     * @param view the view's index
+     * @return {@code float32 [B, 3, T, H, W]}; caller must close it
+     */
+    public Tensor detachData(int view) {
+        if (view < 0 || view >= numViews) {
+            throw new IllegalArgumentException("view " + view + " out of range [0, " + numViews + ")");
+        }
+        Tensor[] t = live();
+        synchronized (state.tensors) {
+            Tensor x = t[view];
+            if (x == null) {
+                throw new IllegalStateException("view " + viewNames.get(view) + " was detached");
+            }
+            t[view] = null;
+            state.tensors[view] = null;
+            return x;
+        }
+    }
+
+    /** @return the labels, {@code int64 [B]}; borrowed */
+    public Tensor labels() {
+        return live()[numViews];
+    }
+
+    /** @return the extra labels {@code int64 [B, K]}, or null when the dataset has none; borrowed */
+    public Tensor extraLabels() {
+        return live()[numViews + 1];
+    }
+
+    /** @return the examples, in batch order */
+    public List<LabeledVideo> videos() {
+        return videos;
+    }
+
+    /**
+     * @param view the view's index
+     * @return the records of that view's B clips, in batch order
+     */
+    public List<ViewRecord> records(int view) {
+        return records.get(view);
+    }
+
+    /** Frees the tensors not detached. Idempotent and thread-safe. */
+    @Override
+    public void close() {
+        if (tensors.getAndSet(null) != null) {
+            state.explicit = true;
+            cleanable.clean();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Batch[epoch " + epoch + ", #" + index + ", " + size() + " clips, views " + viewNames + "]";
+    }
+}
