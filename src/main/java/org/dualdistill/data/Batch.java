@@ -1,5 +1,6 @@
 package org.dualdistill.data;
 
+import org.dualdistill.internal.Leaks;
 import java.lang.ref.Cleaner;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;

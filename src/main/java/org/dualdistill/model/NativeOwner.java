@@ -29,6 +29,17 @@ public final class NativeOwner {
         return p;
     }
 
+    /**
+     * Registers {@code child} under {@code parent} and keeps its wrapper alive as long as this owner.
+     *
+     * @return {@code child}
+     */
+    public <M extends org.bytedeco.pytorch.Module> M register(org.bytedeco.pytorch.Module parent, String name, M child) {
+        keep(child);
+        parent.register_module(name, child);
+        return child;
+    }
+
     /** Releases every reference taken, most recent first (children were registered after their parents). */
     public void releaseAll() {
         for (int i = held.size() - 1; i >= 0; i--) {

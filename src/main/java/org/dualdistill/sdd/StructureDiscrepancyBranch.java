@@ -121,9 +121,7 @@ public final class StructureDiscrepancyBranch extends Module {
 
     /** Registers a submodule and keeps its wrapper alive as long as this module (see NativeOwner). */
     private <M extends Module> M keep(String name, M child) {
-        own.keep(child);
-        register_module(name, child);
-        return child;
+        return own.register(this, name, child);
     }
 
     /** Releases the submodules' wrappers and this module. Idempotent. */

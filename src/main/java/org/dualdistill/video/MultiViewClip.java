@@ -1,5 +1,6 @@
 package org.dualdistill.video;
 
+import org.dualdistill.internal.Leaks;
 import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.List;

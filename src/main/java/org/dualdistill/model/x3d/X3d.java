@@ -264,9 +264,7 @@ public final class X3d implements VideoModel {
 
     /** Registers a child and keeps its wrapper alive as long as this model, whatever PointerScope is open. */
     private <M extends Module> M reg(Module parent, String name, M child) {
-        own.keep(child);
-        parent.register_module(name, child);
-        return child;
+        return own.register(parent, name, child);
     }
 
     private Block block(Module m, long in, long out, long inner, long stride, boolean se) {
