@@ -1,0 +1,412 @@
+package org.dualdistill.train;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.dualdistill.data.Batch;
+import org.dualdistill.data.DataLoader;
+import org.dualdistill.distill.DistillationObjective;
+import org.dualdistill.distill.ObjectiveBreakdown;
+import org.dualdistill.distill.ObjectiveResult;
+import org.dualdistill.distill.StudentOutputs;
+import org.dualdistill.distill.TeacherOutputs;
+import org.dualdistill.internal.torch.TorchRuntime;
+import org.dualdistill.model.ModelOutput;
+import org.dualdistill.model.VideoModel;
+
+/**
+ * The training loop: student X3D trained with the {@link DistillationObjective} against frozen teachers (or with
+ * cross-entropy alone when there are none).
+ *
+ * <p>Per step, inside one {@link PointerScope}: student forward (training mode) on the student view; every teacher
+ * forward in eval mode under {@link NoGradGuard} on its own view; objective; backward; optional gradient clipping;
+ * {@link CosineSchedule#apply}; optimizer step. Every {@link Batch} is closed at the end of its step. Each step writes
+ * one JSONL record to the {@link MetricsLog} (when given) and every {@code logEvery} steps a {@link Progress} line goes
+ * to the progress stream. At the end of every {@code checkpointEvery}-th epoch a {@link Checkpoint} is written to
+ * {@code checkpointDir/epoch-NNNN}.
+ *
+ * <p>Resume ({@link #resume}) restores the student, the objective's trainable modules, the optimizer state, the
+ * schedule counter, LibTorch's CPU generator and the epoch/step counters; training continues at the next epoch.
+ * Since the loader's sampling depends only on (seed, epoch), a resume from an epoch-end checkpoint replays the same
+ * batches as an uninterrupted run (mid-epoch resume is not supported).
+ *
+ * <p>Borrows the models, objective, optimizer, schedule and loader (the caller closes them); owns only the metrics
+ * log it opened. Not thread-safe: run it from one thread.
+ */
+public final class Trainer implements AutoCloseable {
+    static {
+        TorchRuntime.init();
+    }
+
+    /** Metrics of one finished epoch. */
+    public record EpochStats(int epoch, long steps, long clips, double meanLoss, double meanCe, double seconds) {
+    }
+
+    private final VideoModel student;
+    private final List<VideoModel> teachers;
+    private final List<String> teacherViews;
+    private final String studentView;
+    private final DistillationObjective objective;
+    private final TrainingOptimizer optimizer;
+    private final CosineSchedule schedule;
+    private final DataLoader loader;
+    private final double clipGradNorm;
+    private final MetricsLog metrics;
+    private final int logEvery;
+    private final PrintStream progressOut;
+    private final Path checkpointDir;
+    private final int checkpointEvery;
+    private final String configJson;
+    private int epoch; // completed epochs
+    private long step; // completed optimizer steps
+    private final List<EpochStats> history = new ArrayList<>();
+    private boolean closed;
+
+    private Trainer(Builder b) throws IOException {
+        this.student = b.student;
+        this.teachers = List.copyOf(b.teachers);
+        this.teacherViews = List.copyOf(b.teacherViews);
+        this.studentView = b.studentView;
+        this.objective = b.objective;
+        this.optimizer = b.optimizer;
+        this.schedule = b.schedule;
+        this.loader = b.loader;
+        this.clipGradNorm = b.clipGradNorm;
+        this.logEvery = b.logEvery;
+        this.progressOut = b.progressOut;
+        this.checkpointDir = b.checkpointDir;
+        this.checkpointEvery = b.checkpointEvery;
+        this.configJson = b.configJson;
+        if (teachers.size() != teacherViews.size()) {
+            throw new IllegalArgumentException("need one view per teacher: " + teachers.size() + " teachers, views "
+                    + teacherViews);
+        }
+        if (!teachers.isEmpty() && objective == null) {
+            throw new IllegalArgumentException("teachers given but no objective");
+        }
+        if (objective != null && teachers.isEmpty()) {
+            throw new IllegalArgumentException("an objective needs at least one teacher");
+        }
+        List<String> names = loader.sampler().viewNames();
+        for (String v : concat(List.of(studentView), teacherViews)) {
+            if (!names.contains(v)) {
+                throw new IllegalArgumentException("no view named " + v + " in the loader; views are " + names);
+            }
+        }
+        this.metrics = b.metricsFile == null ? null : new MetricsLog(b.metricsFile);
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> out = new ArrayList<>(a);
+        out.addAll(b);
+        return out;
+    }
+
+    /**
+     * @param student   the student (borrowed; trained in place)
+     * @param optimizer over the student's parameters plus {@code objective.trainableModules()} (borrowed)
+     * @param schedule  the learning-rate schedule (borrowed; stepped once per optimizer step)
+     * @param loader    training data (borrowed)
+     * @return a builder (CE-only, no teachers, student view = the loader's first view, no clipping, no logging)
+     */
+    public static Builder builder(VideoModel student, TrainingOptimizer optimizer, CosineSchedule schedule, DataLoader loader) {
+        return new Builder(student, optimizer, schedule, loader);
+    }
+
+    /** @return completed epochs */
+    public int epoch() {
+        return epoch;
+    }
+
+    /** @return completed optimizer steps */
+    public long step() {
+        return step;
+    }
+
+    /** @return stats of the epochs run by this trainer, in order */
+    public List<EpochStats> history() {
+        return List.copyOf(history);
+    }
+
+    /** @return every module the optimizer trains: the student, then the objective's trainable modules */
+    public List<Module> trainableModules() {
+        List<Module> out = new ArrayList<>();
+        out.add(student.module());
+        if (objective != null) {
+            out.addAll(objective.trainableModules());
+        }
+        return out;
+    }
+
+    /**
+     * Restores a checkpoint: weights, optimizer, schedule counter, generator, epoch and step.
+     *
+     * @param dir a checkpoint folder written by this trainer
+     * @return the saved state
+     * @throws IOException when the checkpoint is missing, damaged or does not fit
+     */
+    public Checkpoint.State resume(Path dir) throws IOException {
+        open();
+        Checkpoint.State s = Checkpoint.load(dir, student.module(), objective, optimizer);
+        this.epoch = Math.toIntExact(s.epoch());
+        this.step = s.step();
+        schedule.restore(s.schedulerStep());
+        return s;
+    }
+
+    /**
+     * Trains until {@code epochs} epochs are complete (counting epochs restored by {@link #resume}).
+     *
+     * @param epochs total epochs of the run
+     * @return stats of the epochs run by this call
+     * @throws IOException when a checkpoint cannot be written
+     */
+    public List<EpochStats> fit(int epochs) throws IOException {
+        open();
+        long stepsPerEpoch = loader.batchesPerEpoch();
+        Progress progress = new Progress(epochs * stepsPerEpoch, epochs, step);
+        for (VideoModel t : teachers) {
+            t.module().eval();
+        }
+        List<EpochStats> out = new ArrayList<>();
+        while (epoch < epochs) {
+            EpochStats es = runEpoch(epoch, epochs, progress);
+            epoch++;
+            history.add(es);
+            out.add(es);
+            if (metrics != null) {
+                Map<String, Object> rec = new LinkedHashMap<>();
+                rec.put("type", "epoch");
+                rec.put("epoch", es.epoch());
+                rec.put("step", step);
+                rec.put("steps", es.steps());
+                rec.put("clips", es.clips());
+                rec.put("loss", es.meanLoss());
+                rec.put("ce", es.meanCe());
+                rec.put("seconds", es.seconds());
+                metrics.write(rec);
+            }
+            if (checkpointDir != null && epoch % checkpointEvery == 0) {
+                Map<String, Double> m = new LinkedHashMap<>();
+                m.put("loss", es.meanLoss());
+                m.put("ce", es.meanCe());
+                Checkpoint.save(checkpointDir.resolve(String.format("epoch-%04d", epoch)), student.module(), objective,
+                        optimizer, new Checkpoint.State(epoch, step, schedule.step(), Map.of(), m), configJson);
+            }
+        }
+        return out;
+    }
+
+    /** @param completedEpochs epochs completed @return the folder {@link #fit} writes that epoch's checkpoint to */
+    public Path checkpointPath(int completedEpochs) {
+        return checkpointDir == null ? null : checkpointDir.resolve(String.format("epoch-%04d", completedEpochs));
+    }
+
+    private EpochStats runEpoch(int ep, int epochs, Progress progress) {
+        long t0 = System.nanoTime();
+        long steps = 0;
+        long clips = 0;
+        double lossSum = 0;
+        double ceSum = 0;
+        Iterator<Batch> it = loader.epoch(ep).iterator();
+        while (it.hasNext()) {
+            long s0 = System.nanoTime();
+            StepResult r;
+            int n;
+            try (Batch b = it.next()) {
+                n = b.size();
+                r = trainStep(b);
+            }
+            step++;
+            steps++;
+            clips += n;
+            lossSum += r.loss;
+            ceSum += r.ce;
+            double secs = (System.nanoTime() - s0) / 1e9;
+            double cps = n / Math.max(secs, 1e-9);
+            if (metrics != null) {
+                Map<String, Object> rec = new LinkedHashMap<>();
+                rec.put("type", "step");
+                rec.put("epoch", ep);
+                rec.put("step", step);
+                rec.put("loss", r.loss);
+                rec.put("ce", r.ce);
+                if (r.breakdown != null) {
+                    ObjectiveBreakdown d = r.breakdown;
+                    rec.put("kd", d.kd());
+                    rec.put("sdd", d.sdd());
+                    rec.put("rkd", d.rkd());
+                    rec.put("hint", d.hint());
+                    rec.put("weightMean", d.weightMean());
+                }
+                rec.put("lr", r.lr);
+                rec.put("gradNorm", r.gradNorm);
+                rec.put("clipsPerSec", cps);
+                metrics.write(rec);
+            }
+            if (progressOut != null && (step % logEvery == 0 || !it.hasNext())) {
+                progressOut.println(progress.line(ep, step, r.loss, r.lr, cps));
+            }
+        }
+        return new EpochStats(ep, steps, clips, steps == 0 ? Double.NaN : lossSum / steps,
+                steps == 0 ? Double.NaN : ceSum / steps, (System.nanoTime() - t0) / 1e9);
+    }
+
+    private record StepResult(double loss, double ce, ObjectiveBreakdown breakdown, double lr, double gradNorm) {
+    }
+
+    private StepResult trainStep(Batch b) {
+        try (PointerScope scope = new PointerScope()) {
+            student.module().train(true);
+            optimizer.zeroGrad();
+            ModelOutput so = student.forward(b.data(studentView));
+            Tensor labels = b.labels();
+            double loss;
+            double ce;
+            ObjectiveBreakdown bd = null;
+            if (objective == null) {
+                Tensor l = torch.nll_loss(torch.log_softmax(so.logits(), 1), labels);
+                l.backward();
+                loss = l.item_double();
+                ce = loss;
+            } else {
+                List<TeacherOutputs> touts = new ArrayList<>(teachers.size());
+                try (NoGradGuard g = new NoGradGuard()) {
+                    for (int i = 0; i < teachers.size(); i++) {
+                        VideoModel t = teachers.get(i);
+                        t.module().eval();
+                        ModelOutput to = t.forward(b.data(teacherViews.get(i)));
+                        touts.add(new TeacherOutputs(to.logits(), to.features(), to.embedding()));
+                    }
+                }
+                try (ObjectiveResult r = objective.compute(new StudentOutputs(so.logits(), so.features(), so.embedding()),
+                        touts, labels)) {
+                    r.loss().backward();
+                    bd = r.breakdown();
+                }
+                loss = bd.total();
+                ce = bd.ce();
+            }
+            double norm = clipGradNorm > 0 ? GradientClipping.clip(optimizer, clipGradNorm)
+                    : GradientClipping.globalNorm(trainableModules());
+            double lr = schedule.apply(optimizer);
+            optimizer.step();
+            return new StepResult(loss, ce, bd, lr, norm);
+        }
+    }
+
+    private void open() {
+        if (closed) {
+            throw new IllegalStateException("Trainer is closed");
+        }
+    }
+
+    /** Closes the metrics log; the borrowed models, optimizer and loader stay open. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            if (metrics != null) {
+                metrics.close();
+            }
+        }
+    }
+
+    /** Builder for {@link Trainer}. Not thread-safe. */
+    public static final class Builder {
+        private final VideoModel student;
+        private final TrainingOptimizer optimizer;
+        private final CosineSchedule schedule;
+        private final DataLoader loader;
+        private List<VideoModel> teachers = List.of();
+        private List<String> teacherViews = List.of();
+        private String studentView;
+        private DistillationObjective objective;
+        private double clipGradNorm;
+        private Path metricsFile;
+        private int logEvery = 50;
+        private PrintStream progressOut = System.err;
+        private Path checkpointDir;
+        private int checkpointEvery = 1;
+        private String configJson;
+
+        private Builder(VideoModel student, TrainingOptimizer optimizer, CosineSchedule schedule, DataLoader loader) {
+            this.student = Objects.requireNonNull(student, "student");
+            this.optimizer = Objects.requireNonNull(optimizer, "optimizer");
+            this.schedule = Objects.requireNonNull(schedule, "schedule");
+            this.loader = Objects.requireNonNull(loader, "loader");
+            this.studentView = loader.sampler().viewNames().get(0);
+        }
+
+        /**
+         * @param objective the distillation objective (borrowed)
+         * @param teachers  frozen teachers (borrowed), in the objective's order (ViT at vitTeacher, CNN at cnnTeacher)
+         * @param views     the batch view each teacher takes, same order
+         * @return this
+         */
+        public Builder distill(DistillationObjective objective, List<VideoModel> teachers, List<String> views) {
+            this.objective = Objects.requireNonNull(objective, "objective");
+            this.teachers = List.copyOf(teachers);
+            this.teacherViews = List.copyOf(views);
+            return this;
+        }
+
+        /** @param view the student's batch view; @return this */
+        public Builder studentView(String view) { this.studentView = Objects.requireNonNull(view); return this; }
+
+        /** @param maxNorm global gradient-norm bound, 0 = none; @return this */
+        public Builder clipGradNorm(double maxNorm) {
+            if (!(maxNorm >= 0) || Double.isInfinite(maxNorm)) {
+                throw new IllegalArgumentException("clipGradNorm: must be finite and >= 0, got " + maxNorm);
+            }
+            this.clipGradNorm = maxNorm;
+            return this;
+        }
+
+        /** @param file JSONL metrics file, null = none; @return this */
+        public Builder metrics(Path file) { this.metricsFile = file; return this; }
+
+        /** @param steps steps between progress lines (>= 1); @param out stream, null = none; @return this */
+        public Builder progress(int steps, PrintStream out) {
+            if (steps < 1) {
+                throw new IllegalArgumentException("logEvery: must be >= 1, got " + steps);
+            }
+            this.logEvery = steps;
+            this.progressOut = out;
+            return this;
+        }
+
+        /** @param dir checkpoint root, null = none; @param everyEpochs epochs between checkpoints (>= 1); @return this */
+        public Builder checkpoints(Path dir, int everyEpochs) {
+            if (everyEpochs < 1) {
+                throw new IllegalArgumentException("checkpointEvery: must be >= 1, got " + everyEpochs);
+            }
+            this.checkpointDir = dir;
+            this.checkpointEvery = everyEpochs;
+            return this;
+        }
+
+        /** @param json the run configuration saved with each checkpoint; @return this */
+        public Builder configJson(String json) { this.configJson = json; return this; }
+
+        /**
+         * @return the trainer; caller must close
+         * @throws IOException when the metrics file cannot be opened
+         */
+        public Trainer build() throws IOException {
+            return new Trainer(this);
+        }
+    }
+}
