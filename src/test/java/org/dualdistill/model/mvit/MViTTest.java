@@ -275,7 +275,10 @@ class MViTTest {
                     m.forward(x);
                 }
             }
-            assertEquals(before, Pointer.totalCount(), "every handle a forward makes is released with its scope");
+            // totalCount is process-wide: the GC may free other tests' handles meanwhile, so it can only fall here;
+            // a forward that leaked handles would make it grow
+            long after = Pointer.totalCount();
+            assertTrue(after <= before, "every handle a forward makes is released with its scope: " + before + " -> " + after);
         }
         m.close();
         m.close();
