@@ -25,8 +25,17 @@ public interface VideoModel extends AutoCloseable {
     /** @return number of classes of the head */
     long numClasses();
 
-    /** @return total number of parameters */
-    long parameterCount();
+    /** @return total number of parameters (counted from {@link #module()}; throws after close like it) */
+    default long parameterCount() {
+        try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
+            long n = 0;
+            org.bytedeco.pytorch.TensorVector ps = module().parameters();
+            for (long i = 0; i < ps.size(); i++) {
+                n += ps.get(i).numel();
+            }
+            return n;
+        }
+    }
 
     /** Releases the native module. Idempotent. */
     @Override

@@ -182,19 +182,6 @@ public final class MViT implements VideoModel {
         return cfg.numClasses();
     }
 
-    @Override
-    public long parameterCount() {
-        open();
-        try (PointerScope scope = new PointerScope()) {
-            long n = 0;
-            TensorVector ps = root.parameters();
-            for (long i = 0; i < ps.size(); i++) {
-                n += ps.get(i).numel();
-            }
-            return n;
-        }
-    }
-
     private void open() {
         if (closed.get()) {
             throw new IllegalStateException("MViT is closed");

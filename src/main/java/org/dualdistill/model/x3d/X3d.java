@@ -313,17 +313,6 @@ public final class X3d implements VideoModel {
         return cfg.numClasses();
     }
 
-    @Override
-    public long parameterCount() {
-        open();
-        long n = 0;
-        TensorVector ps = root.parameters();
-        for (long i = 0; i < ps.size(); i++) {
-            n += ps.get(i).numel();
-        }
-        return n;
-    }
-
     private void open() {
         if (closed.get()) {
             throw new IllegalStateException("X3d is closed");
