@@ -31,7 +31,6 @@ import static org.bytedeco.ffmpeg.global.avutil.av_display_rotation_get;
 import static org.bytedeco.ffmpeg.global.avutil.av_frame_move_ref;
 import static org.bytedeco.ffmpeg.global.avutil.av_frame_unref;
 import static org.bytedeco.ffmpeg.global.avutil.av_get_pix_fmt_name;
-import static org.bytedeco.ffmpeg.global.avutil.av_image_fill_arrays;
 import static org.bytedeco.ffmpeg.global.swscale.sws_scale;
 
 import java.nio.file.Path;
@@ -64,7 +63,7 @@ import org.dualdistill.video.VideoInfo;
  *
  * <p>Owners, acquired in this order and freed in reverse: {@link MemoryInput} (only for in-memory videos),
  * {@link InputFormat}, {@link CodecContext}, two {@link Packet}/{@link Frame} work objects, {@link Scaler}, and the
- * small retained JavaCPP arrays handed to {@code av_image_fill_arrays}/{@code sws_scale}. Every public method runs in
+ * small retained JavaCPP arrays handed to {@code sws_scale}. Every public method runs in
  * its own {@link PointerScope}; the long-lived natives come from {@code av_*_alloc} functions (no JavaCPP
  * deallocator) or are retained explicitly, so no scope ever frees them.
  *
@@ -108,6 +107,9 @@ public final class FfmpegDecoder implements AutoCloseable {
     private Scaler scaler;
     private PointerPointer<BytePointer> dstData;
     private IntPointer dstLinesize;
+    /** av_malloc'ed conversion buffer (aligned rows, padded), owned by this decoder; see convert(). */
+    private BytePointer scratch;
+    private long scratchBytes;
 
     private int streamIndex;
     private Rational timeBase;
@@ -612,6 +614,15 @@ public final class FfmpegDecoder implements AutoCloseable {
         }
     }
 
+    private void freeScratch() {
+        if (scratch != null) {
+            avutil.av_free(scratch);
+            scratch.releaseReference();
+            scratch = null;
+            scratchBytes = 0;
+        }
+    }
+
     private void convert(AVFrame f, BytePointer dst, int slot, int w, int h, Counters c) throws VideoDecodeException {
         boolean full = f.color_range() == avutil.AVCOL_RANGE_JPEG;
         if (!scaler.configure(f.width(), f.height(), f.format(), full, f.colorspace(), w, h, AV_PIX_FMT_RGB24, true, f.colorspace(),
@@ -621,17 +632,32 @@ public final class FfmpegDecoder implements AutoCloseable {
                     + (name == null || name.isNull() ? "format " + f.format() : name.getString()) + " " + f.width() + "x"
                     + f.height() + " to rgb24 " + w + "x" + h);
         }
-        long frameBytes = (long) w * h * 3;
-        long before = dst.position();
-        dst.position(before + slot * frameBytes);
-        int rc = av_image_fill_arrays(dstData, dstLinesize, dst, AV_PIX_FMT_RGB24, w, h, 1);
-        dst.position(before);
-        if (rc < 0) {
-            throw new VideoDecodeException(source, "av_image_fill_arrays", rc, null);
+        // swscale's SIMD output paths may write a few bytes past the end of a row, so it never writes into the
+        // caller's tensor directly (the last row of the last frame would overrun the tensor's allocation and corrupt
+        // the heap): it converts into an owned buffer with 64-byte aligned rows and padding, then rows are copied.
+        long row = (long) w * 3;
+        long stride = (row + 63) & ~63L;
+        long need = stride * h + 256;
+        if (scratch == null || scratchBytes < need) {
+            freeScratch();
+            scratch = new BytePointer(avutil.av_malloc(need));
+            if (scratch.isNull()) {
+                scratch = null;
+                throw new VideoDecodeException(source, "av_malloc", Ffmpeg.AVERROR_EINVAL, "cannot allocate " + need + " bytes");
+            }
+            scratch.retainReference();
+            scratchBytes = need;
         }
-        rc = sws_scale(scaler.get(), f.data(), f.linesize(), 0, f.height(), dstData, dstLinesize);
+        dstData.put(0, scratch);
+        dstLinesize.put(0, (int) stride);
+        int rc = sws_scale(scaler.get(), f.data(), f.linesize(), 0, f.height(), dstData, dstLinesize);
         if (rc <= 0) {
             throw new VideoDecodeException(source, "sws_scale", rc < 0 ? rc : Ffmpeg.AVERROR_EINVAL, "converted no rows");
+        }
+        long base = dst.position() + slot * row * h;
+        for (int y = 0; y < h; y++) {
+            org.bytedeco.javacpp.Pointer.memcpy(new BytePointer(dst).position(base + y * row),
+                    new BytePointer(scratch).position(y * stride), row);
         }
         c.c[2]++;
     }
@@ -741,6 +767,7 @@ public final class FfmpegDecoder implements AutoCloseable {
     /** Frees every native resource, in reverse order of acquisition. Idempotent. */
     @Override
     public void close() {
+        freeScratch();
         if (dstLinesize != null) {
             dstLinesize.releaseReference();
             dstLinesize = null;
