@@ -221,12 +221,12 @@ final class DistillCommand implements Callable<Integer> {
         }
     }
 
-    private static X3d x3d(long classes, int t, int crop, double dropout) {
+    static X3d x3d(long classes, int t, int crop, double dropout) {
         return X3d.builder().widthFactor(0.5).depthFactor(0.5).headDimOut(64).numClasses(classes).dropout(dropout)
                 .clipLength(t).crop(crop).build();
     }
 
-    private static DistillationObjective objective(TrainConfig.Objective o, X3d student, MViT vit, X3d cnn, int t, int crop) {
+    static DistillationObjective objective(TrainConfig.Objective o, X3d student, MViT vit, X3d cnn, int t, int crop) {
         DistillationObjective.Builder b = DistillationObjective.builder().studentChannels(channels(student, t, crop))
                 .vitChannels(channels(vit, 2 * t, crop)).cnnChannels(channels(cnn, t, crop))
                 .alphaCe(o.alphaCe()).alphaKd(o.alphaKd()).sddWeight(o.sddWeight()).rkdWeight(o.rkdWeight())
@@ -243,7 +243,7 @@ final class DistillCommand implements Callable<Integer> {
     }
 
     /** Feature-map channels of a model for a clip of {@code t} frames, by one no-grad forward. */
-    private static long channels(VideoModel m, int t, int crop) {
+    static long channels(VideoModel m, int t, int crop) {
         try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
             m.module().eval();
             return m.forward(torch.zeros(1, 3, t, crop, crop)).features().size(1);
