@@ -116,7 +116,7 @@ final class SelfCheckCommand implements Callable<Integer> {
                     weights = TensorBridge.toFloats(r.weights());
                 }
             }
-            int warm = Math.max(5, iterations / 10);
+            int warm = Math.max(100, iterations); // let the JIT and the allocator settle: JMH gives the measured ratios
             long[] times = new long[iterations];
             for (int i = -warm; i < iterations; i++) {
                 try (PointerScope scope = new PointerScope()) {
