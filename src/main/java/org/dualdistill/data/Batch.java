@@ -1,12 +1,10 @@
 package org.dualdistill.data;
 
-import org.dualdistill.internal.Leaks;
-import java.lang.ref.Cleaner;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 
 import org.bytedeco.pytorch.Tensor;
+import org.dualdistill.internal.torch.OwnedTensors;
 import org.dualdistill.internal.torch.TorchRuntime;
 import org.dualdistill.video.ViewRecord;
 
@@ -29,15 +27,13 @@ public final class Batch implements AutoCloseable {
     /** Batches made and not yet closed or cleaned, for leak tests. */
     static final AtomicInteger OPEN = new AtomicInteger();
 
-    private final AtomicReference<Tensor[]> tensors; // views..., labels, extra labels (or null)
+    private final OwnedTensors tensors; // views..., labels, extra labels (or null)
     private final int numViews;
     private final int epoch;
     private final int index;
     private final List<String> viewNames;
     private final List<LabeledVideo> videos;
     private final List<List<ViewRecord>> records;
-    private final State state;
-    private final Cleaner.Cleanable cleanable;
 
     /**
      * @param retained views, then labels, then extra labels (may be null); retained tensors this batch now owns
@@ -49,46 +45,8 @@ public final class Batch implements AutoCloseable {
         this.viewNames = List.copyOf(viewNames);
         this.videos = List.copyOf(videos);
         this.records = records.stream().map(List::copyOf).toList();
-        this.tensors = new AtomicReference<>(retained);
-        this.state = new State(retained.clone(), Leaks.origin("Batch"));
         OPEN.incrementAndGet();
-        this.cleanable = Leaks.CLEANER.register(this, state);
-    }
-
-    /** Releases what the batch still owns; warns when the batch was never closed. */
-    private static final class State implements Runnable {
-        private final Tensor[] tensors;
-        private final Throwable origin;
-        private volatile boolean explicit;
-
-        State(Tensor[] tensors, Throwable origin) {
-            this.tensors = tensors;
-            this.origin = origin;
-        }
-
-        @Override
-        public void run() {
-            if (!explicit) {
-                Leaks.report("Batch", origin);
-            }
-            synchronized (tensors) {
-                for (int i = 0; i < tensors.length; i++) {
-                    if (tensors[i] != null) {
-                        tensors[i].releaseReference();
-                        tensors[i] = null;
-                    }
-                }
-            }
-            OPEN.decrementAndGet();
-        }
-    }
-
-    private Tensor[] live() {
-        Tensor[] t = tensors.get();
-        if (t == null) {
-            throw new IllegalStateException("Batch is closed");
-        }
-        return t;
+        this.tensors = new OwnedTensors(this, "Batch", retained, OPEN::decrementAndGet);
     }
 
     /** @return B, the number of clips (smaller than the loader's batch size for the last batch or after skips) */
@@ -126,13 +84,11 @@ public final class Batch implements AutoCloseable {
         if (view < 0 || view >= numViews) {
             throw new IllegalArgumentException("view " + view + " out of range [0, " + numViews + ")");
         }
-        Tensor[] t = live();
-        synchronized (state.tensors) {
-            if (t[view] == null) {
-                throw new IllegalStateException("view " + viewNames.get(view) + " was detached");
-            }
-            return t[view];
+        Tensor t = tensors.get(view);
+        if (t == null) {
+            throw new IllegalStateException("view " + viewNames.get(view) + " was detached");
         }
+        return t;
     }
 
     /**
@@ -159,26 +115,21 @@ public final class Batch implements AutoCloseable {
         if (view < 0 || view >= numViews) {
             throw new IllegalArgumentException("view " + view + " out of range [0, " + numViews + ")");
         }
-        Tensor[] t = live();
-        synchronized (state.tensors) {
-            Tensor x = t[view];
-            if (x == null) {
-                throw new IllegalStateException("view " + viewNames.get(view) + " was detached");
-            }
-            t[view] = null;
-            state.tensors[view] = null;
-            return x;
+        Tensor x = tensors.take(view);
+        if (x == null) {
+            throw new IllegalStateException("view " + viewNames.get(view) + " was detached");
         }
+        return x;
     }
 
     /** @return the labels, {@code int64 [B]}; borrowed */
     public Tensor labels() {
-        return live()[numViews];
+        return tensors.get(numViews);
     }
 
     /** @return the extra labels {@code int64 [B, K]}, or null when the dataset has none; borrowed */
     public Tensor extraLabels() {
-        return live()[numViews + 1];
+        return tensors.get(numViews + 1);
     }
 
     /** @return the examples, in batch order */
@@ -197,10 +148,7 @@ public final class Batch implements AutoCloseable {
     /** Frees the tensors not detached. Idempotent and thread-safe. */
     @Override
     public void close() {
-        if (tensors.getAndSet(null) != null) {
-            state.explicit = true;
-            cleanable.clean();
-        }
+        tensors.close();
     }
 
     @Override

@@ -1,12 +1,10 @@
 package org.dualdistill.video;
 
-import org.dualdistill.internal.Leaks;
-import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicReference;
 
 import org.bytedeco.pytorch.Tensor;
+import org.dualdistill.internal.torch.OwnedTensors;
 import org.dualdistill.internal.torch.TorchRuntime;
 
 /**
@@ -22,54 +20,15 @@ public final class MultiViewClip implements AutoCloseable {
         TorchRuntime.init();
     }
 
-    private final AtomicReference<Tensor[]> views;
+    private final OwnedTensors views;
     private final ClipPlan plan;
     private final List<String> names;
-    private final State state;
-    private final Cleaner.Cleanable cleanable;
 
     /** @param retained one retained tensor per view, which this clip now owns */
     MultiViewClip(Tensor[] retained, ClipPlan plan, List<String> names) {
-        this.views = new AtomicReference<>(retained);
+        this.views = new OwnedTensors(this, "MultiViewClip", retained, null);
         this.plan = plan;
         this.names = List.copyOf(names);
-        this.state = new State(retained.clone(), Leaks.origin("MultiViewClip"));
-        this.cleanable = Leaks.CLEANER.register(this, state);
-    }
-
-    /** Releases the tensors that are still owned, warning when the clip was never closed. */
-    private static final class State implements Runnable {
-        private final Tensor[] tensors;
-        private final Throwable origin;
-        private volatile boolean explicit;
-
-        State(Tensor[] tensors, Throwable origin) {
-            this.tensors = tensors;
-            this.origin = origin;
-        }
-
-        @Override
-        public void run() {
-            if (!explicit) {
-                Leaks.report("MultiViewClip", origin);
-            }
-            synchronized (tensors) {
-                for (int i = 0; i < tensors.length; i++) {
-                    if (tensors[i] != null) {
-                        tensors[i].releaseReference();
-                        tensors[i] = null;
-                    }
-                }
-            }
-        }
-    }
-
-    private Tensor[] live() {
-        Tensor[] v = views.get();
-        if (v == null) {
-            throw new IllegalStateException("MultiViewClip is closed");
-        }
-        return v;
     }
 
     /**
@@ -79,7 +38,7 @@ public final class MultiViewClip implements AutoCloseable {
      * @return {@code float32 [3, T, H, W]}; borrowed: valid until this clip is closed, do not close it
      */
     public Tensor view(int view) {
-        Tensor t = live()[view];
+        Tensor t = views.get(view);
         if (t == null) {
             throw new IllegalStateException("view " + names.get(view) + " was taken");
         }
@@ -107,16 +66,11 @@ public final class MultiViewClip implements AutoCloseable {
      * @return {@code float32 [3, T, H, W]}; caller must close it
      */
     public Tensor takeView(int view) {
-        Tensor[] v = live();
-        synchronized (state.tensors) {
-            Tensor t = v[view];
-            if (t == null) {
-                throw new IllegalStateException("view " + names.get(view) + " was taken");
-            }
-            v[view] = null;
-            state.tensors[view] = null;
-            return t;
+        Tensor t = views.take(view);
+        if (t == null) {
+            throw new IllegalStateException("view " + names.get(view) + " was taken");
         }
+        return t;
     }
 
     /** @return the plan: window, region, flip, per-view frame indices and records */
@@ -137,10 +91,7 @@ public final class MultiViewClip implements AutoCloseable {
     /** Frees the tensors not taken. Idempotent and thread-safe. */
     @Override
     public void close() {
-        if (views.getAndSet(null) != null) {
-            state.explicit = true;
-            cleanable.clean();
-        }
+        views.close();
     }
 
     static List<String> namesOf(List<ViewSpec> specs) {
