@@ -2,9 +2,9 @@ package org.dualdistill.datw;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
+import org.dualdistill.internal.kernels.FusedLosses;
 import org.dualdistill.kernels.KernelBackend;
 
 /**
@@ -79,12 +79,7 @@ public final class DatwResult implements AutoCloseable {
     private double part(int i) {
         open();
         long index = partsOffset(batch, teachers) + i;
-        try (PointerScope scope = new PointerScope()) {
-            if (!aux.is_cuda()) {
-                return new FloatPointer(aux.data_ptr()).get(index);
-            }
-            return aux.select(0, index).item_double();
-        }
+        return FusedLosses.valueAt(aux, index);
     }
 
     /** @return per-sample teacher weights, float32 [B, K], rows sum to 1; owned by this result */

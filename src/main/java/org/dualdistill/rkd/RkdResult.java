@@ -2,9 +2,8 @@ package org.dualdistill.rkd;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
+import org.dualdistill.internal.kernels.FusedLosses;
 import org.dualdistill.kernels.KernelBackend;
 
 /**
@@ -61,12 +60,7 @@ public final class RkdResult implements AutoCloseable {
 
     private double part(int i) {
         open();
-        try (PointerScope scope = new PointerScope()) {
-            if (!parts.is_cuda()) {
-                return new FloatPointer(parts.data_ptr()).get(i);
-            }
-            return parts.select(0, i).item_double();
-        }
+        return FusedLosses.valueAt(parts, i);
     }
 
     /** @return the backend that actually ran (never AUTO) */

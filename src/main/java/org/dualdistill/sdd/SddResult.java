@@ -2,9 +2,8 @@ package org.dualdistill.sdd;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
+import org.dualdistill.internal.kernels.FusedLosses;
 import org.dualdistill.kernels.KernelBackend;
 
 /**
@@ -53,12 +52,7 @@ public final class SddResult implements AutoCloseable {
      */
     public double lossValue() {
         open();
-        try (PointerScope scope = new PointerScope()) {
-            if (!values.is_cuda()) {
-                return new FloatPointer(values.data_ptr()).get(index);
-            }
-            return values.select(0, index).item_double();
-        }
+        return FusedLosses.valueAt(values, index);
     }
 
     /** @return the backend that actually ran (never AUTO) */

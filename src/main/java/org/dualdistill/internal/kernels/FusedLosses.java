@@ -111,4 +111,21 @@ public final class FusedLosses {
         return t;
     }
 
+
+    /**
+     * Reads one float32 element of a loss's output buffer: straight from memory on the CPU, through {@code item()}
+     * (one device synchronization) on CUDA.
+     *
+     * @param buffer a contiguous float32 1-D tensor (borrowed)
+     * @param index  the element
+     * @return its value
+     */
+    public static double valueAt(Tensor buffer, long index) {
+        try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
+            if (!buffer.is_cuda()) {
+                return new org.bytedeco.javacpp.FloatPointer(buffer.data_ptr()).get(index);
+            }
+            return buffer.select(0, index).item_double();
+        }
+    }
 }
