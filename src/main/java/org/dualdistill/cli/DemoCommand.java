@@ -142,7 +142,7 @@ final class DemoCommand implements Callable<Integer> {
         long nClasses = trainSet.numClasses();
         TrainConfig.Data d = cfg.data();
         MultiViewSampler trainViews = MultiViewSampler.builder(ClipSampler.random(T, STRIDE),
-                        VideoTransform.train(CROP, Math.round(CROP * 1.15f))).addView(ViewSpec.of("student", T, CROP))
+                        VideoTransform.of(CROP, Math.round(CROP * 1.15f), VideoTransform.Crop.RANDOM, d.flipProbability())).addView(ViewSpec.of("student", T, CROP))
                 .addView(ViewSpec.of("vit", 2 * T, CROP)).addView(ViewSpec.of("cnn", T, CROP)).build();
         MultiViewSampler testViews = MultiViewSampler.builder(ClipSampler.constantPerVideo(T, STRIDE, 1, 1),
                         VideoTransform.center(CROP)).addView(ViewSpec.of("student", T, CROP))

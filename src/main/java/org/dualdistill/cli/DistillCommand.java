@@ -150,7 +150,7 @@ final class DistillCommand implements Callable<Integer> {
         }
 
         MultiViewSampler.Builder views = MultiViewSampler.builder(ClipSampler.random(t, d.frameStride()),
-                VideoTransform.train(crop, Math.round(crop * 1.15f))).addView(ViewSpec.of("student", t, crop));
+                VideoTransform.of(crop, Math.round(crop * 1.15f), VideoTransform.Crop.RANDOM, d.flipProbability())).addView(ViewSpec.of("student", t, crop));
         if (!ceOnly) {
             views.addView(ViewSpec.of("vit", 2 * t, crop)).addView(ViewSpec.of("cnn", t, crop));
         }

@@ -127,9 +127,12 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
      * @param crop       student crop side (>= 1)
      * @param batchSize  clips per step (>= 1)
      * @param workers    decoding workers (>= 0)
+     * @param flipProbability probability of a left-right flip in training augmentation, in [0, 1]. Kinetics-style
+     *                   data uses 0.5; set 0 for direction-sensitive classes (the synthetic dataset's pairs such as
+     *                   move_left/move_right and rotate_cw/rotate_ccw are mirror images: flipping swaps their labels)
      */
     public record Data(String dataset, String root, String split, int clipLength, int frameStride, int crop,
-                       int batchSize, int workers) {
+                       int batchSize, int workers, double flipProbability) {
         public Data {
             nonBlank(dataset, "data.dataset");
             require(root != null, "data.root", "must not be null (use \"\")");
@@ -139,6 +142,8 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
             require(crop >= 1, "data.crop", "must be >= 1, got " + crop);
             require(batchSize >= 1, "data.batchSize", "must be >= 1, got " + batchSize);
             require(workers >= 0, "data.workers", "must be >= 0, got " + workers);
+            require(flipProbability >= 0 && flipProbability <= 1, "data.flipProbability",
+                    "must be in [0, 1], got " + flipProbability);
         }
     }
 
@@ -281,7 +286,7 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
         return new TrainConfig(
                 new Student("x3d_s", 400, 0, 0, 0, ""),
                 List.of(new Teacher("mvitv2_s", "", 16, 224), new Teacher("x3d_m", "", 16, 224)),
-                new Data("kinetics400", "", "train", 13, 6, 160, 128, 8),
+                new Data("kinetics400", "", "train", 13, 6, 160, 128, 8, 0.5),
                 new Objective(1, 1, 1, 1, 0, Weighting.DATW, ScoreMode.PRODUCT, Normalization.SOFTMAX, 4.0, 1.0, 0.25,
                         0, 1, 2, 0, 1, 0, 0),
                 new Optimizer(Algorithm.SGD, 0.1, 0.9, true, 5e-5, 0.9, 0.999, 1e-8, 0),
@@ -294,7 +299,7 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
         return new TrainConfig(
                 new Student("x3d_xs", 5, 0.5, 1.0, 64, ""),
                 List.of(new Teacher("x3d_s", "", 4, 64), new Teacher("x3d_xs", "", 4, 64)),
-                new Data("synthetic", "", "train", 4, 2, 64, 2, 0),
+                new Data("synthetic", "", "train", 4, 2, 64, 2, 0, 0),
                 new Objective(1, 1, 1, 1, 0, Weighting.DATW, ScoreMode.PRODUCT, Normalization.SOFTMAX, 4.0, 1.0, 0.25,
                         0, 1, 2, 0, 1, 0, 0),
                 new Optimizer(Algorithm.SGD, 0.05, 0.9, true, 5e-5, 0.9, 0.999, 1e-8, 1.0),

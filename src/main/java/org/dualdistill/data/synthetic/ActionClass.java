@@ -7,8 +7,9 @@ import java.util.Locale;
  * pair is the other played backwards, so the set of frames of a video (and any single frame) says nothing about which
  * of the two it is; only their order does. A model must look at motion, as on real action datasets.
  *
- * <p>The label of a class is its position in this enum (the order of {@link #values()}); a dataset with
- * {@code numClasses = k} uses the first k constants, so pairs stay complete for even k.
+ * <p>By default a dataset with {@code numClasses = k} uses the first k constants, so pairs stay complete for even k, and
+ * a class's label is its position in this enum; {@link SyntheticConfig.Builder#optClasses} picks another list, whose
+ * order then gives the labels.
  */
 public enum ActionClass {
     /** One object translates to the left. */
@@ -69,7 +70,7 @@ public enum ActionClass {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** @return the label (the ordinal) */
+    /** @return the default label (the ordinal; a dataset's own label is {@link SyntheticConfig#labelOf}) */
     public int label() {
         return ordinal();
     }

@@ -81,9 +81,9 @@ public final class SyntheticActionDataset {
                         cfg.format().extension()));
                 int[] t = new int[cfg.splits()];
                 for (int k = 0; k < t.length; k++) {
-                    t[k] = tags.get(c.label())[i * cfg.splits() + k];
+                    t[k] = tags.get(cfg.labelOf(c))[i * cfg.splits() + k];
                 }
-                jobs.add(new Job(new SyntheticVideo(file, c, frames, seed, t), cfg));
+                jobs.add(new Job(new SyntheticVideo(file, c, cfg.labelOf(c), frames, seed, t), cfg));
             }
         }
         runAll(jobs, cfg.threads());

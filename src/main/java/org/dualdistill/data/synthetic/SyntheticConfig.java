@@ -5,7 +5,8 @@ package org.dualdistill.data.synthetic;
  * videos of 64x64 pixels, 16-32 frames at 15 fps, MPEG-4 in AVI like HMDB51, three 70/30 splits, every distractor on;
  * it is written in a few seconds on one core. Immutable and thread-safe; build with {@link #builder()}.
  *
- * @param numClasses       how many classes, the first ones of {@link ActionClass} (2..10; even keeps the pairs whole)
+ * @param classes          the classes in label order (2..10 distinct; by default the first k of {@link ActionClass},
+ *                         an even k keeps the pairs whole)
  * @param videosPerClass   videos per class (&gt;= 2)
  * @param width            frame width in pixels (16..1024)
  * @param height           frame height in pixels (16..1024)
@@ -24,7 +25,7 @@ package org.dualdistill.data.synthetic;
  * @param distractors      maximum number of small distractor objects moving in random directions (0..4)
  * @param threads          videos rendered and encoded in parallel (output does not depend on it)
  */
-public record SyntheticConfig(int numClasses, int videosPerClass, int width, int height, int minFrames, int maxFrames, int frameRate,
+public record SyntheticConfig(java.util.List<ActionClass> classes, int videosPerClass, int width, int height, int minFrames, int maxFrames, int frameRate,
         Format format, int quality, long seed, int splits, double trainFraction, double testFraction, double noise, double jitter,
         boolean movingBackground, int distractors, int threads) {
 
@@ -55,8 +56,11 @@ public record SyntheticConfig(int numClasses, int videosPerClass, int width, int
 
     /** Validates every field. */
     public SyntheticConfig {
-        check(numClasses >= 2 && numClasses <= ActionClass.values().length, "numClasses must be in [2, " + ActionClass.values().length
-                + "], got " + numClasses);
+        check(classes != null && classes.stream().allMatch(java.util.Objects::nonNull), "classes must not be null");
+        classes = java.util.List.copyOf(classes);
+        check(classes.size() >= 2 && classes.size() <= ActionClass.values().length, "numClasses must be in [2, "
+                + ActionClass.values().length + "], got " + classes.size());
+        check(java.util.Set.copyOf(classes).size() == classes.size(), "classes must be distinct, got " + classes);
         check(videosPerClass >= 2 && videosPerClass <= 100_000, "videosPerClass must be in [2, 100000], got " + videosPerClass);
         check(width >= 16 && height >= 16 && width <= 1024 && height <= 1024, "size must be in [16, 1024], got " + width + "x" + height);
         check(minFrames >= 4 && maxFrames >= minFrames && maxFrames <= 1000, "frames must satisfy 4 <= min <= max <= 1000, got "
@@ -97,18 +101,27 @@ public record SyntheticConfig(int numClasses, int videosPerClass, int width, int
         return new Builder();
     }
 
+    /** @return the number of classes */
+    public int numClasses() {
+        return classes.size();
+    }
+
     /**
-     * Builds the value.
-     *
-     * @return the classes in label order
+     * @param c a class of this dataset
+     * @return its label (position in {@link #classes()})
+     * @throws IllegalArgumentException if the dataset does not have it
      */
-    public java.util.List<ActionClass> classes() {
-        return java.util.List.of(ActionClass.values()).subList(0, numClasses);
+    public int labelOf(ActionClass c) {
+        int i = classes.indexOf(c);
+        if (i < 0) {
+            throw new IllegalArgumentException(c + " is not one of the classes " + classes);
+        }
+        return i;
     }
 
     /** Builder for {@link SyntheticConfig}; {@code opt*} methods set optional fields. Not thread-safe. */
     public static final class Builder {
-        private int numClasses = 8;
+        private java.util.List<ActionClass> classes = first(8);
         private int videosPerClass = 24;
         private int width = 64;
         private int height = 64;
@@ -137,8 +150,26 @@ public record SyntheticConfig(int numClasses, int videosPerClass, int width, int
          * @return this
          */
         public Builder optNumClasses(int n) {
-            this.numClasses = n;
+            if (n < 2 || n > ActionClass.values().length) {
+                throw new IllegalArgumentException("numClasses must be in [2, " + ActionClass.values().length + "], got " + n);
+            }
+            this.classes = first(n);
             return this;
+        }
+
+        /**
+         * Chooses the classes and their label order, e.g. the four translations for an easier dataset.
+         *
+         * @param selection distinct classes (2..10)
+         * @return this
+         */
+        public Builder optClasses(ActionClass... selection) {
+            this.classes = java.util.List.of(selection);
+            return this;
+        }
+
+        private static java.util.List<ActionClass> first(int n) {
+            return java.util.List.of(ActionClass.values()).subList(0, n);
         }
 
         /**
@@ -308,7 +339,7 @@ public record SyntheticConfig(int numClasses, int videosPerClass, int width, int
          * @throws IllegalArgumentException if a field is out of range
          */
         public SyntheticConfig build() {
-            return new SyntheticConfig(numClasses, videosPerClass, width, height, minFrames, maxFrames, frameRate, format, quality, seed,
+            return new SyntheticConfig(classes, videosPerClass, width, height, minFrames, maxFrames, frameRate, format, quality, seed,
                     splits, trainFraction, testFraction, noise, jitter, movingBackground, distractors, threads);
         }
     }

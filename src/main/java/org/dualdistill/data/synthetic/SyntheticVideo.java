@@ -8,19 +8,15 @@ import java.util.Arrays;
  *
  * @param file        the video file
  * @param actionClass its class
+ * @param label       its label: the class's position in the dataset's class list
  * @param frames      its number of frames
  * @param seed        the scene seed it was rendered from ({@link SyntheticActionDataset#renderFrames})
  * @param splitTags   its tag in split k at index k-1: 1 train, 2 test, 0 unused (as in HMDB51's split files)
  */
-public record SyntheticVideo(Path file, ActionClass actionClass, int frames, long seed, int[] splitTags) {
+public record SyntheticVideo(Path file, ActionClass actionClass, int label, int frames, long seed, int[] splitTags) {
     /** Copies the tags. */
     public SyntheticVideo {
         splitTags = splitTags.clone();
-    }
-
-    /** @return the label (class index) */
-    public int label() {
-        return actionClass.label();
     }
 
     /** @return the file name, as listed in the split files */
