@@ -95,7 +95,21 @@ public final class VideoClassifier implements AutoCloseable {
         }
     }
 
-    private record Request(String name, float[][] views, CompletableFuture<List<Prediction>> result) {
+    /** A queued request; only the worker completes it, after giving its admission permit back. */
+    private record Request(String name, float[][] views, CompletableFuture<List<Prediction>> result, Semaphore admission) {
+        /**
+         * The permit goes back before the future completes: a caller woken by completion may submit again at once
+         * and must find room (releasing in a completion callback would race with the woken caller).
+         */
+        void finish(List<Prediction> predictions) {
+            admission.release();
+            result.complete(predictions);
+        }
+
+        void fail(Throwable t) {
+            admission.release();
+            result.completeExceptionally(t);
+        }
     }
 
     private final ExportedStudent student;
@@ -365,11 +379,10 @@ public final class VideoClassifier implements AutoCloseable {
                 throw new ClassificationException(name, "cannot prepare the input: " + e.getMessage(), e);
             }
             CompletableFuture<List<Prediction>> f = new CompletableFuture<>();
-            f.whenComplete((r, t) -> admission.release());
             intake.readLock().lock();
             try {
                 requireOpen();
-                queued = queue.offer(new Request(name, views, f)); // never full: admission bounds the requests
+                queued = queue.offer(new Request(name, views, f, admission)); // never full: admission bounds the requests
                 if (!queued) {
                     throw new IllegalStateException("VideoClassifier queue overflow (admission bound broken)");
                 }
@@ -502,6 +515,7 @@ public final class VideoClassifier implements AutoCloseable {
 
     private void run(List<Request> batch) {
         int numClasses = card.numClasses();
+        int finished = 0;
         try {
             List<float[]> all = new ArrayList<>();
             for (Request r : batch) {
@@ -526,11 +540,12 @@ public final class VideoClassifier implements AutoCloseable {
                     avg[c] /= r.views().length;
                 }
                 requests.incrementAndGet();
-                r.result().complete(topK(avg));
+                r.finish(topK(avg));
+                finished++;
             }
         } catch (Throwable t) {
-            for (Request r : batch) {
-                r.result().completeExceptionally(new ClassificationException(r.name(), "inference failed: " + t, t));
+            for (Request r : batch.subList(finished, batch.size())) {
+                r.fail(new ClassificationException(r.name(), "inference failed: " + t, t));
             }
         }
     }
