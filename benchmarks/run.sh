@@ -9,11 +9,13 @@
 #   JMH args    passed through to org.openjdk.jmh.Main after the --short options, e.g.
 #                 benchmarks/run.sh DatwLossBenchmark
 #                 benchmarks/run.sh DatwLossBenchmark -p shape=64x400x2 -p backend=FUSED_CPU -p threads=1
+#                 benchmarks/run.sh --short InferenceBenchmark      (VideoClassifier latency/throughput, 1-8 callers)
 #               (with -p threads=N, run the baseline by hand with --threads N to compare like with like)
 #
 # Steps: find a JDK >= 25 (JAVA_HOME if it is one, else the newest under /usr/lib/jvm), install the library from
 # the repository root (mvn -q -B install -DskipTests), package benchmarks/target/benchmarks.jar, run JMH with the
-# JSON result in benchmarks/target/jmh-result.json, and run benchmarks/python/datw_eager.py with /usr/bin/python3
+# JSON result in benchmarks/target/jmh-result.json (InferenceBenchmark adds per-iteration p50/p99 latencies to
+# benchmarks/target/inference-latency.csv), and run benchmarks/python/datw_eager.py with /usr/bin/python3
 # when that interpreter has torch (Debian's python3-torch).
 #
 # Threads: both sides default to 2 threads (@Param threads, torch.set_num_threads(2)). Where other processes keep
@@ -91,7 +93,13 @@ opts+=(-rf json -rff "$bench_dir/target/jmh-result.json")
 
 echo "run.sh: java -jar $jar ${opts[*]} ${jmh_args[*]:-}"
 # No JVM flags here: JMH would copy them into every fork; the forks get --enable-native-access from @Fork.
-"$JAVA_HOME/bin/java" -jar "$jar" "${opts[@]}" "${jmh_args[@]}"
+# Run from benchmarks/ so files the benchmarks write under target/ land in benchmarks/target.
+(cd "$bench_dir" && "$JAVA_HOME/bin/java" -jar "$jar" "${opts[@]}" "${jmh_args[@]}")
+
+if [[ -f "$bench_dir/target/inference-latency.csv" ]]; then
+    echo "run.sh: inference latency per iteration (benchmarks/target/inference-latency.csv, last lines):"
+    tail -n 32 "$bench_dir/target/inference-latency.csv"
+fi
 
 if [[ -x "$python" ]] && "$python" -c 'import torch' >/dev/null 2>&1; then
     py_args=()
