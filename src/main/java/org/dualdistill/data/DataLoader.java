@@ -324,8 +324,24 @@ public final class DataLoader implements AutoCloseable {
      * @throws IllegalStateException if the loader is closed
      */
     public Iterable<Batch> epoch(int epoch) {
+        return epoch(epoch, 0);
+    }
+
+    /**
+     * The rest of an epoch from batch {@code fromBatch} on: the same batches {@link #epoch(int)} yields at those
+     * positions (a batch depends only on the seed, the epoch and its index), without decoding the ones before. This is
+     * how training resumes mid-epoch.
+     *
+     * @param epoch     the epoch number (>= 0)
+     * @param fromBatch index of the first batch to yield, in {@code [0, batchesPerEpoch()]}
+     * @return the batches from {@code fromBatch} on; same contract as {@link #epoch(int)}
+     */
+    public Iterable<Batch> epoch(int epoch, int fromBatch) {
         if (epoch < 0) {
             throw new IllegalArgumentException("epoch must be >= 0, got " + epoch);
+        }
+        if (fromBatch < 0 || fromBatch > batchesPerEpoch()) {
+            throw new IllegalArgumentException("fromBatch must be in [0, " + batchesPerEpoch() + "], got " + fromBatch);
         }
         int n = dataset.size();
         int[] order = new int[n];
@@ -342,6 +358,8 @@ public final class DataLoader implements AutoCloseable {
             }
         }
         Epoch ep = new Epoch(epoch, order, clipsPerEpoch(), batchesPerEpoch());
+        ep.nextClaim = fromBatch;
+        ep.consumed = fromBatch;
         synchronized (lock) {
             if (closed) {
                 throw new IllegalStateException("DataLoader is closed");

@@ -21,10 +21,12 @@ import org.dualdistill.distill.DistillationObjective;
 import org.dualdistill.distill.ObjectiveBreakdown;
 import org.dualdistill.distill.ObjectiveResult;
 import org.dualdistill.distill.StudentOutputs;
+import org.dualdistill.distill.TeacherCache;
 import org.dualdistill.distill.TeacherOutputs;
 import org.dualdistill.internal.torch.TorchRuntime;
 import org.dualdistill.model.ModelOutput;
 import org.dualdistill.model.VideoModel;
+import org.dualdistill.video.ViewRecord;
 
 /**
  * The training loop: student X3D trained with the {@link DistillationObjective} against frozen teachers (or with
@@ -35,12 +37,14 @@ import org.dualdistill.model.VideoModel;
  * {@link CosineSchedule#apply}; optimizer step. Every {@link Batch} is closed at the end of its step. Each step writes
  * one JSONL record to the {@link MetricsLog} (when given) and every {@code logEvery} steps a {@link Progress} line goes
  * to the progress stream. At the end of every {@code checkpointEvery}-th epoch a {@link Checkpoint} is written to
- * {@code checkpointDir/epoch-NNNN}.
+ * {@code checkpointDir/epoch-NNNN}, and with {@link Builder#checkpointEverySteps} also every N steps to
+ * {@code checkpointDir/step-NNNNNNNN}. Teacher outputs come from a {@link TeacherCache} when one is given and holds
+ * every sample of the batch.
  *
  * <p>Resume ({@link #resume}) restores the student, the objective's trainable modules, the optimizer state, the
- * schedule counter, LibTorch's CPU generator and the epoch/step counters; training continues at the next epoch.
- * Since the loader's sampling depends only on (seed, epoch), a resume from an epoch-end checkpoint replays the same
- * batches as an uninterrupted run (mid-epoch resume is not supported).
+ * schedule counter, LibTorch's CPU generator, the epoch/step counters and, for a mid-epoch checkpoint, the position in
+ * the epoch. Since a batch depends only on (seed, epoch, index), the resumed run sees exactly the batches the
+ * uninterrupted run saw, and on CPU it ends with bit-identical weights (TrainerResumeTest).
  *
  * <p>Borrows the models, objective, optimizer, schedule and loader (the caller closes them); owns only the metrics
  * log it opened. Not thread-safe: run it from one thread.
@@ -50,7 +54,10 @@ public final class Trainer implements AutoCloseable {
         TorchRuntime.init();
     }
 
-    /** Metrics of one finished epoch. */
+    /** Key in {@link Checkpoint.State#seeds()} of the batches of the current epoch done at a mid-epoch checkpoint. */
+    public static final String BATCH_IN_EPOCH = "loader.batchInEpoch";
+
+    /** Metrics of one finished epoch (for an epoch resumed mid-way: of its remaining batches). */
     public record EpochStats(int epoch, long steps, long clips, double meanLoss, double meanCe, double seconds) {
     }
 
@@ -69,6 +76,10 @@ public final class Trainer implements AutoCloseable {
     private final Path checkpointDir;
     private final int checkpointEvery;
     private final String configJson;
+    private final TeacherCache cache;
+    private final List<String> teacherKeys;
+    private final int checkpointEverySteps;
+    private int resumeBatch; // batches of epoch `epoch` already done when resumed mid-epoch
     private int epoch; // completed epochs
     private long step; // completed optimizer steps
     private final List<EpochStats> history = new ArrayList<>();
@@ -89,6 +100,15 @@ public final class Trainer implements AutoCloseable {
         this.checkpointDir = b.checkpointDir;
         this.checkpointEvery = b.checkpointEvery;
         this.configJson = b.configJson;
+        this.cache = b.cache;
+        this.checkpointEverySteps = b.checkpointEverySteps;
+        List<String> keys = new ArrayList<>();
+        if (cache != null) {
+            for (VideoModel t : teachers) {
+                keys.add(TeacherCache.fingerprint(t.module()));
+            }
+        }
+        this.teacherKeys = List.copyOf(keys);
         if (teachers.size() != teacherViews.size()) {
             throw new IllegalArgumentException("need one view per teacher: " + teachers.size() + " teachers, views "
                     + teacherViews);
@@ -162,6 +182,11 @@ public final class Trainer implements AutoCloseable {
         Checkpoint.State s = Checkpoint.load(dir, student.module(), objective, optimizer);
         this.epoch = Math.toIntExact(s.epoch());
         this.step = s.step();
+        this.resumeBatch = Math.toIntExact(s.seeds().getOrDefault(BATCH_IN_EPOCH, 0L));
+        if (resumeBatch > loader.batchesPerEpoch()) {
+            throw new CheckpointException(dir, "it stopped after batch " + resumeBatch + " of epoch " + epoch
+                    + ", but this loader has " + loader.batchesPerEpoch() + " batches per epoch", null);
+        }
         schedule.restore(s.schedulerStep());
         return s;
     }
@@ -202,11 +227,16 @@ public final class Trainer implements AutoCloseable {
                 Map<String, Double> m = new LinkedHashMap<>();
                 m.put("loss", es.meanLoss());
                 m.put("ce", es.meanCe());
-                Checkpoint.save(checkpointDir.resolve(String.format("epoch-%04d", epoch)), student.module(), objective,
-                        optimizer, new Checkpoint.State(epoch, step, schedule.step(), Map.of(), m), configJson);
+                saveCheckpoint(checkpointDir.resolve(String.format("epoch-%04d", epoch)), epoch, 0, m);
             }
         }
         return out;
+    }
+
+    private void saveCheckpoint(Path dir, int completedEpochs, long batchInEpoch, Map<String, Double> m) throws IOException {
+        Map<String, Long> seeds = batchInEpoch == 0 ? Map.of() : Map.of(BATCH_IN_EPOCH, batchInEpoch);
+        Checkpoint.save(dir, student.module(), objective, optimizer,
+                new Checkpoint.State(completedEpochs, step, schedule.step(), seeds, m), configJson);
     }
 
     /** @param completedEpochs epochs completed @return the folder {@link #fit} writes that epoch's checkpoint to */
@@ -214,13 +244,15 @@ public final class Trainer implements AutoCloseable {
         return checkpointDir == null ? null : checkpointDir.resolve(String.format("epoch-%04d", completedEpochs));
     }
 
-    private EpochStats runEpoch(int ep, int epochs, Progress progress) {
+    private EpochStats runEpoch(int ep, int epochs, Progress progress) throws IOException {
         long t0 = System.nanoTime();
         long steps = 0;
         long clips = 0;
         double lossSum = 0;
         double ceSum = 0;
-        Iterator<Batch> it = loader.epoch(ep).iterator();
+        int first = resumeBatch;
+        resumeBatch = 0;
+        Iterator<Batch> it = loader.epoch(ep, first).iterator();
         while (it.hasNext()) {
             long s0 = System.nanoTime();
             StepResult r;
@@ -259,6 +291,10 @@ public final class Trainer implements AutoCloseable {
             if (progressOut != null && (step % logEvery == 0 || !it.hasNext())) {
                 progressOut.println(progress.line(ep, step, r.loss, r.lr, cps));
             }
+            if (checkpointDir != null && checkpointEverySteps > 0 && step % checkpointEverySteps == 0 && it.hasNext()) {
+                saveCheckpoint(checkpointDir.resolve(String.format("step-%08d", step)), ep, first + steps,
+                        Map.of("loss", r.loss, "ce", r.ce));
+            }
         }
         return new EpochStats(ep, steps, clips, steps == 0 ? Double.NaN : lossSum / steps,
                 steps == 0 ? Double.NaN : ceSum / steps, (System.nanoTime() - t0) / 1e9);
@@ -285,10 +321,7 @@ public final class Trainer implements AutoCloseable {
                 List<TeacherOutputs> touts = new ArrayList<>(teachers.size());
                 try (NoGradGuard g = new NoGradGuard()) {
                     for (int i = 0; i < teachers.size(); i++) {
-                        VideoModel t = teachers.get(i);
-                        t.module().eval();
-                        ModelOutput to = t.forward(b.data(teacherViews.get(i)));
-                        touts.add(new TeacherOutputs(to.logits(), to.features(), to.embedding()));
+                        touts.add(teacherOutputs(i, b, so.logits()));
                     }
                 }
                 try (ObjectiveResult r = objective.compute(new StudentOutputs(so.logits(), so.features(), so.embedding()),
@@ -305,6 +338,54 @@ public final class Trainer implements AutoCloseable {
             optimizer.step();
             return new StepResult(loss, ce, bd, lr, norm);
         }
+    }
+
+    /** Teacher i's outputs for the batch: from the cache when every sample is there, else one forward (cached after). */
+    private TeacherOutputs teacherOutputs(int i, Batch b, Tensor like) {
+        String view = teacherViews.get(i);
+        List<String> keys = null;
+        if (cache != null) {
+            List<ViewRecord> recs = b.records(b.viewNames().indexOf(view));
+            keys = new ArrayList<>(recs.size());
+            List<TeacherCache.Entry> hits = new ArrayList<>(recs.size());
+            for (ViewRecord r : recs) {
+                String k = teacherKeys.get(i) + "|" + r.cacheKey();
+                keys.add(k);
+                TeacherCache.Entry e = hits.size() == keys.size() - 1 ? cache.get(k) : null;
+                if (e != null) {
+                    hits.add(e);
+                }
+            }
+            if (hits.size() == recs.size()) {
+                TeacherOutputs c = TeacherCache.stack(hits);
+                if (!like.is_cuda()) {
+                    return c;
+                }
+                return new TeacherOutputs(c.logits().to(like.device(), like.scalar_type()),
+                        c.features() == null ? null : c.features().to(like.device(), like.scalar_type()),
+                        c.embedding() == null ? null : c.embedding().to(like.device(), like.scalar_type()));
+            }
+        }
+        VideoModel t = teachers.get(i);
+        t.module().eval();
+        ModelOutput to = t.forward(b.data(view));
+        TeacherOutputs out = new TeacherOutputs(to.logits(), to.features(), to.embedding());
+        if (cache != null) {
+            List<TeacherCache.Entry> entries = TeacherCache.split(out);
+            try {
+                for (int j = 0; j < entries.size(); j++) {
+                    cache.put(keys.get(j), entries.get(j));
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException("teacher cache: cannot write an entry: " + e.getMessage(), e);
+            }
+        }
+        return out;
+    }
+
+    /** @return the teacher-output cache, or null */
+    public TeacherCache teacherCache() {
+        return cache;
     }
 
     private void open() {
@@ -341,6 +422,8 @@ public final class Trainer implements AutoCloseable {
         private Path checkpointDir;
         private int checkpointEvery = 1;
         private String configJson;
+        private TeacherCache cache;
+        private int checkpointEverySteps;
 
         private Builder(VideoModel student, TrainingOptimizer optimizer, CosineSchedule schedule, DataLoader loader) {
             this.student = Objects.requireNonNull(student, "student");
@@ -395,6 +478,28 @@ public final class Trainer implements AutoCloseable {
             }
             this.checkpointDir = dir;
             this.checkpointEvery = everyEpochs;
+            return this;
+        }
+
+        /**
+         * @param cache teacher-output cache (borrowed), null = none; entries are keyed by each teacher's weights and
+         *              the view record, so it is correct for any sampler but only pays off where views repeat
+         * @return this
+         */
+        public Builder teacherCache(TeacherCache cache) { this.cache = cache; return this; }
+
+        /**
+         * Also writes mid-epoch checkpoints ({@code checkpointDir/step-NNNNNNNN}) every {@code steps} optimizer steps,
+         * from which {@link #resume} continues inside the epoch, bit-identically on CPU.
+         *
+         * @param steps steps between mid-epoch checkpoints, 0 = none
+         * @return this
+         */
+        public Builder checkpointEverySteps(int steps) {
+            if (steps < 0) {
+                throw new IllegalArgumentException("checkpointEverySteps: must be >= 0, got " + steps);
+            }
+            this.checkpointEverySteps = steps;
             return this;
         }
 
