@@ -69,6 +69,7 @@ public final class Trainer implements AutoCloseable {
     private final Path checkpointDir;
     private final int checkpointEvery;
     private final String configJson;
+    private final GradientSync gradientSync;
     private int epoch; // completed epochs
     private long step; // completed optimizer steps
     private final List<EpochStats> history = new ArrayList<>();
@@ -89,6 +90,7 @@ public final class Trainer implements AutoCloseable {
         this.checkpointDir = b.checkpointDir;
         this.checkpointEvery = b.checkpointEvery;
         this.configJson = b.configJson;
+        this.gradientSync = b.gradientSync;
         if (teachers.size() != teacherViews.size()) {
             throw new IllegalArgumentException("need one view per teacher: " + teachers.size() + " teachers, views "
                     + teacherViews);
@@ -271,6 +273,9 @@ public final class Trainer implements AutoCloseable {
         try (PointerScope scope = new PointerScope()) {
             student.module().train(true);
             optimizer.zeroGrad();
+            if (gradientSync != null) {
+                gradientSync.beforeForward();
+            }
             ModelOutput so = student.forward(b.data(studentView));
             Tensor labels = b.labels();
             double loss;
@@ -278,6 +283,9 @@ public final class Trainer implements AutoCloseable {
             ObjectiveBreakdown bd = null;
             if (objective == null) {
                 Tensor l = torch.nll_loss(torch.log_softmax(so.logits(), 1), labels);
+                if (gradientSync != null) {
+                    gradientSync.beforeBackward(l);
+                }
                 l.backward();
                 loss = l.item_double();
                 ce = loss;
@@ -293,11 +301,17 @@ public final class Trainer implements AutoCloseable {
                 }
                 try (ObjectiveResult r = objective.compute(new StudentOutputs(so.logits(), so.features(), so.embedding()),
                         touts, labels)) {
+                    if (gradientSync != null) {
+                        gradientSync.beforeBackward(r.loss());
+                    }
                     r.loss().backward();
                     bd = r.breakdown();
                 }
                 loss = bd.total();
                 ce = bd.ce();
+            }
+            if (gradientSync != null) {
+                gradientSync.afterBackward(); // gradients are the replicas' average from here on
             }
             double norm = clipGradNorm > 0 ? GradientClipping.clip(optimizer, clipGradNorm)
                     : GradientClipping.globalNorm(trainableModules());
@@ -341,6 +355,7 @@ public final class Trainer implements AutoCloseable {
         private Path checkpointDir;
         private int checkpointEvery = 1;
         private String configJson;
+        private GradientSync gradientSync;
 
         private Builder(VideoModel student, TrainingOptimizer optimizer, CosineSchedule schedule, DataLoader loader) {
             this.student = Objects.requireNonNull(student, "student");
@@ -397,6 +412,13 @@ public final class Trainer implements AutoCloseable {
             this.checkpointEvery = everyEpochs;
             return this;
         }
+
+        /**
+         * @param sync called around every backward pass to average gradients across data-parallel replicas
+         *             (borrowed; e.g. {@code org.dualdistill.distributed.DataParallel}), null = none
+         * @return this
+         */
+        public Builder optGradientSync(GradientSync sync) { this.gradientSync = sync; return this; }
 
         /** @param json the run configuration saved with each checkpoint; @return this */
         public Builder configJson(String json) { this.configJson = json; return this; }
