@@ -435,6 +435,25 @@ public final class DistributedContext implements AutoCloseable {
                 cause.getMessage()), cause);
     }
 
+    /**
+     * Explains a failure of a distributed step whose collective ran inside LibTorch (e.g. the Reducer's all-reduce
+     * inside {@code backward()}, which throws Gloo's bare "Connection closed by peer").
+     *
+     * @param operation what this rank was doing, e.g. "training step"
+     * @param cause     what it threw
+     * @return {@code cause} itself when it already is a {@link DistributedException}, else one naming this rank, the
+     *         operation, the timeout and the likely reason, with {@code cause} attached
+     */
+    public DistributedException failed(String operation, Throwable cause) {
+        if (cause instanceof DistributedException d) {
+            return d;
+        }
+        return new DistributedException(String.format(Locale.ROOT,
+                "rank %d of %d: %s failed (collective timeout %d s); if a peer rank died or stalled, this rank stops too; "
+                        + "restart the job from its last checkpoint. Cause: %s",
+                rank(), worldSize(), operation, config.timeout().toSeconds(), cause), cause);
+    }
+
     /** Leaves the job: releases the process group and the store. Idempotent and thread-safe. */
     @Override
     public void close() {

@@ -123,4 +123,45 @@ class DistributedTrainingTest {
         }
         System.err.println("2-rank vs 1-process max |dw| = " + maxDiff);
     }
+
+    @Test
+    @Timeout(value = 150, unit = TimeUnit.SECONDS)
+    void aKilledRankMakesItsPeerFailFastAndTheRunResumesOnAnotherWorldSize() throws Exception {
+        Path out = dir.resolve("ddp");
+        Path ckpt = out.resolve("ckpt/epoch-0001");
+        try (Launcher.LocalJob job = launch(2, dir.resolve("logs"), data.toString(), out.toString(), "6", "2", "9", "-", "300")) {
+            Process r0 = job.processes().get(0);
+            Process r1 = job.processes().get(1);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+            while (!Files.isDirectory(ckpt) && r0.isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertTrue(Files.isDirectory(ckpt), "rank 0 never wrote its first checkpoint:" + logs(job, 2));
+            assertTrue(r0.isAlive(), "the run must still be going when rank 1 is killed:" + logs(job, 2));
+            r1.destroyForcibly(); // SIGKILL: no goodbye on the sockets beyond the kernel closing them
+            long t0 = System.nanoTime();
+            assertTrue(r0.waitFor(TIMEOUT_S + 10, TimeUnit.SECONDS), "rank 0 hung after its peer died:" + logs(job, 2));
+            double secs = (System.nanoTime() - t0) / 1e9;
+            assertNotEquals(0, r0.exitValue(), "rank 0 must fail when its peer dies:" + logs(job, 2));
+            String log0 = Files.readString(job.log(0));
+            assertTrue(log0.contains("rank 0 of 2") && log0.contains("peer rank"), "rank 0's message must say what happened:" + logs(job, 2));
+            assertFalse(log0.contains("finished at step"), log0);
+            System.err.printf("rank 0 exited %d, %.2f s after rank 1 was killed: %s%n", r0.exitValue(), secs,
+                    log0.lines().filter(l -> l.contains("FAILED")).findFirst().orElse("?"));
+        }
+
+        // resume from the last checkpoint rank 0 wrote, on one rank (world size 1 through the same c10d path)
+        Path last = latest(out.resolve("ckpt"));
+        Path again = dir.resolve("resumed");
+        int port = Launcher.freePort();
+        assertEquals(0, inProcess(RankMain.env(0, 1, port, TIMEOUT_S), data.toString(), again.toString(), "6", "4", "9", last.toString()));
+        assertTrue(Files.isRegularFile(again.resolve("weights-rank0.bin")));
+        assertTrue(Files.isDirectory(again.resolve("ckpt/epoch-0006")), "the resumed run completes all 6 epochs");
+    }
+
+    private static Path latest(Path ckptRoot) throws IOException {
+        try (var s = Files.list(ckptRoot)) {
+            return s.filter(p -> p.getFileName().toString().matches("epoch-\\d{4}")).sorted().reduce((a, b) -> b).orElseThrow();
+        }
+    }
 }

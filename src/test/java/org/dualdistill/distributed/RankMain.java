@@ -130,7 +130,12 @@ public final class RankMain {
                 t.resume(resume);
                 System.err.println("rank " + rank + " resumed at epoch " + t.epoch());
             }
-            List<Trainer.EpochStats> h = t.fit(epochs);
+            List<Trainer.EpochStats> h;
+            try {
+                h = t.fit(epochs);
+            } catch (RuntimeException e) {
+                throw ctx == null ? e : ctx.failed("training step " + (t.step() + 1), e);
+            }
             for (Trainer.EpochStats e : h) {
                 System.err.println("rank " + rank + " epoch " + e.epoch() + " done steps=" + e.steps());
             }
