@@ -442,11 +442,18 @@ public final class DistributedContext implements AutoCloseable {
      * @param operation what this rank was doing, e.g. "training step"
      * @param cause     what it threw
      * @return {@code cause} itself when it already is a {@link DistributedException}, else one naming this rank, the
-     *         operation, the timeout and the likely reason, with {@code cause} attached
+     *         operation, the timeout and the likely reason (a peer, unless {@code cause} is an
+     *         {@link IllegalArgumentException} or {@link IllegalStateException} raised on this rank), with {@code cause}
+     *         attached
      */
     public DistributedException failed(String operation, Throwable cause) {
         if (cause instanceof DistributedException d) {
             return d;
+        }
+        if (cause instanceof IllegalArgumentException || cause instanceof IllegalStateException) {
+            // raised by Java code on this rank (bad input, lifecycle): no peer is to blame
+            return new DistributedException("rank " + rank() + " of " + worldSize() + ": " + operation + " failed: "
+                    + cause.getMessage(), cause);
         }
         return new DistributedException(String.format(Locale.ROOT,
                 "rank %d of %d: %s failed (collective timeout %d s); if a peer rank died or stalled, this rank stops too; "
