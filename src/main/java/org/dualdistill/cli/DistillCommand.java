@@ -249,6 +249,11 @@ final class DistillCommand implements Callable<Integer> {
             double cps = clips / Math.max(secs, 1e-9);
             double first = history.get(0).meanLoss();
             double last = history.get(history.size() - 1).meanLoss();
+            if (ctx != null) { // every rank's shard counts: mean of the ranks' epoch means (equal batch counts)
+                double[] l = ctx.allReduceSum(first, last);
+                first = l[0] / world;
+                last = l[1] / world;
+            }
             if (metrics != null) {
                 Map<String, Object> rec = new LinkedHashMap<>();
                 rec.put("type", "eval");

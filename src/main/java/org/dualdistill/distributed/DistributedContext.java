@@ -270,6 +270,7 @@ public final class DistributedContext implements AutoCloseable {
      * @throws DistributedException when the broadcast fails
      */
     public void broadcast(List<Tensor> tensors) {
+        open();
         if (worldSize() == 1 || tensors.isEmpty()) {
             return;
         }
@@ -303,6 +304,7 @@ public final class DistributedContext implements AutoCloseable {
      * @throws DistributedException when the all-reduce fails
      */
     public double[] allReduceSum(double... values) {
+        open();
         if (worldSize() == 1 || values.length == 0) {
             return values.clone();
         }
@@ -325,6 +327,7 @@ public final class DistributedContext implements AutoCloseable {
      * @throws DistributedException when the all-reduce fails
      */
     public double allReduceMax(double value) {
+        open();
         if (worldSize() == 1) {
             return value;
         }
@@ -383,6 +386,7 @@ public final class DistributedContext implements AutoCloseable {
      * @throws DistributedException when a peer died or the timeout passed
      */
     public void barrier() {
+        open();
         if (worldSize() == 1) {
             return;
         }

@@ -31,7 +31,8 @@ import org.dualdistill.model.VideoModel;
  * cross-entropy alone when there are none).
  *
  * <p>Per step, inside one {@link PointerScope}: student forward (training mode) on the student view; every teacher
- * forward in eval mode under {@link NoGradGuard} on its own view; objective; backward; optional gradient clipping;
+ * forward in eval mode under {@link NoGradGuard} on its own view; objective; backward (wrapped by the optional
+ * {@link GradientSync}, which averages gradients across data-parallel ranks); optional gradient clipping;
  * {@link CosineSchedule#apply}; optimizer step. Every {@link Batch} is closed at the end of its step. Each step writes
  * one JSONL record to the {@link MetricsLog} (when given) and every {@code logEvery} steps a {@link Progress} line goes
  * to the progress stream. At the end of every {@code checkpointEvery}-th epoch a {@link Checkpoint} is written to
