@@ -21,6 +21,9 @@ import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.data.DataLoader;
 import org.dualdistill.data.Hmdb51Dataset;
 import org.dualdistill.distill.DistillationObjective;
+import org.dualdistill.distributed.DataParallel;
+import org.dualdistill.distributed.DistributedConfig;
+import org.dualdistill.distributed.DistributedContext;
 import org.dualdistill.model.VideoModel;
 import org.dualdistill.model.mvit.MViT;
 import org.dualdistill.model.mvit.MViTConfig;
@@ -37,6 +40,7 @@ import org.dualdistill.video.MultiViewSampler;
 import org.dualdistill.video.VideoTransform;
 import org.dualdistill.video.ViewSpec;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -49,6 +53,11 @@ import picocli.CommandLine.Option;
  * {@code --epochs/--batch/--lr/--seed}. What is used from the tree: {@code schedule.*}, {@code optimizer.*},
  * {@code data.clipLength/frameStride/crop/batchSize/workers}, {@code objective.*} weights, {@code run.seed/logEvery/
  * checkpointEvery}; the architectures are fixed to the reduced ones.
+ *
+ * <p>Data-parallel: with {@code WORLD_SIZE} in the environment (e.g. under {@code dualdistill launch}) or
+ * {@code --world-size}, each rank trains on its shard of the training set, gradients are averaged by c10d
+ * ({@link DataParallel}), the test set is evaluated in shards and the metrics reduced; rank 0 alone prints, writes
+ * metrics and checkpoints. {@code --resume} continues from a checkpoint written with any world size.
  */
 @Command(name = "distill", mixinStandardHelpOptions = true,
         description = "Distill a reduced X3D student from reduced MViT + X3D teachers (DATW+SDD+RKD) on an HMDB51-layout folder.")
@@ -75,6 +84,10 @@ final class DistillCommand implements Callable<Integer> {
     boolean ceOnly;
     @Option(names = "--split", description = "HMDB51 split number (default ${DEFAULT-VALUE})")
     int split = 1;
+    @Option(names = "--resume", paramLabel = "DIR", description = "continue from a checkpoint folder, or from the latest epoch-NNNN in DIR")
+    Path resume;
+    @Mixin
+    DistributedOptions dist = new DistributedOptions();
 
     @Override
     public Integer call() {
@@ -85,8 +98,13 @@ final class DistillCommand implements Callable<Integer> {
             return fail("--config file not found: " + config.toAbsolutePath());
         }
         TrainConfig cfg;
+        DistributedConfig distConfig;
         try {
             cfg = resolveConfig();
+            distConfig = dist.resolve(System.getenv()).orElse(null);
+            if (resume != null) {
+                resume = DistributedOptions.checkpoint(resume);
+            }
         } catch (IllegalArgumentException | IOException e) {
             return fail(e.getMessage());
         }
@@ -102,8 +120,15 @@ final class DistillCommand implements Callable<Integer> {
             return fail(data.toAbsolutePath() + ": split " + split + " has " + train.size() + " training and "
                     + test.size() + " test videos; need at least one of each");
         }
-        try {
-            return train(cfg, train, test);
+        try (DistributedContext ctx = distConfig == null ? null : DistributedContext.init(distConfig)) {
+            try {
+                return train(cfg, train, test, ctx);
+            } catch (IOException | RuntimeException e) {
+                if (ctx == null) {
+                    throw e;
+                }
+                throw ctx.failed("training step", e); // names this rank and says a peer may have died
+            }
         } catch (IOException | RuntimeException e) {
             return fail("training failed: " + e.getMessage());
         }
@@ -135,7 +160,10 @@ final class DistillCommand implements Callable<Integer> {
         }
     }
 
-    private int train(TrainConfig cfg, Hmdb51Dataset trainSet, Hmdb51Dataset testSet) throws IOException {
+    private int train(TrainConfig cfg, Hmdb51Dataset trainSet, Hmdb51Dataset testSet, DistributedContext ctx) throws IOException {
+        int rank = ctx == null ? 0 : ctx.rank();
+        int world = ctx == null ? 1 : ctx.worldSize();
+        boolean main = rank == 0; // rank 0 alone prints, writes metrics and checkpoints
         TrainConfig.Data d = cfg.data();
         int t = d.clipLength();
         int crop = d.crop();
@@ -143,8 +171,8 @@ final class DistillCommand implements Callable<Integer> {
         long s = cfg.run().seed();
         int epochCount = cfg.schedule().epochs();
         int workers = Math.max(1, d.workers());
-        Path metrics = out == null ? null : out.resolve("metrics.jsonl");
-        if (out != null) {
+        Path metrics = out == null || !main ? null : out.resolve("metrics.jsonl");
+        if (metrics != null) {
             Files.createDirectories(out);
             Files.deleteIfExists(metrics);
         }
@@ -164,28 +192,43 @@ final class DistillCommand implements Callable<Integer> {
              X3d cnn = ceOnly ? null : x3d(classes, t, crop, 0.5);
              DistillationObjective objective = ceOnly ? null : objective(cfg.objective(), student, vit, cnn, t, crop);
              DataLoader loader = DataLoader.builder(trainSet, views.build()).optBatchSize(d.batchSize()).optWorkers(workers)
-                     .optSeed(s).build();
+                     .optSeed(s).optShard(rank, world).build();
              DataLoader testLoader = DataLoader.builder(testSet, testViews).optBatchSize(d.batchSize()).optWorkers(workers)
-                     .optShuffle(false).optSeed(s).build()) {
+                     .optShuffle(false).optSeed(s).optShard(rank, world).optShardPadding(false).build()) {
             List<Module> mods = new ArrayList<>();
             mods.add(student.module());
             if (objective != null) {
                 mods.addAll(objective.trainableModules());
             }
             List<Trainer.EpochStats> history;
-            try (TrainingOptimizer opt = Optimizers.create(cfg.optimizer(), mods)) {
+            if (ctx != null) {
+                ctx.broadcastModules(mods); // identical replicas, whatever each rank's generator did
+            }
+            // distillation: terms such as a zero-weighted hint leave parameters without gradient, so let the Reducer look
+            try (TrainingOptimizer opt = Optimizers.create(cfg.optimizer(), mods);
+                 DataParallel ddp = ctx == null ? null : ctx.dataParallel(mods, !ceOnly)) {
                 CosineSchedule schedule = CosineSchedule.of(cfg.optimizer(), cfg.schedule(), loader.batchesPerEpoch());
                 Trainer.Builder tb = Trainer.builder(student, opt, schedule, loader).studentView("student")
                         .clipGradNorm(cfg.optimizer().clipGradNorm()).metrics(metrics)
-                        .progress(cfg.run().logEvery(), System.err).configJson(cfg.toJson());
-                if (out != null) {
+                        .progress(cfg.run().logEvery(), main ? System.err : null).configJson(cfg.toJson())
+                        .optGradientSync(ddp);
+                if (out != null && main) {
                     tb.checkpoints(out.resolve("checkpoints"), cfg.run().checkpointEvery());
                 }
                 if (!ceOnly) {
                     tb.distill(objective, List.of(vit, cnn), List.of("vit", "cnn"));
                 }
                 try (Trainer trainer = tb.build()) {
+                    if (resume != null) {
+                        trainer.resume(resume);
+                        if (main) {
+                            System.err.println("resumed from " + resume.toAbsolutePath() + " at epoch " + trainer.epoch());
+                        }
+                    }
                     history = trainer.fit(epochCount);
+                }
+                if (ctx != null) {
+                    ctx.broadcastBuffers(mods); // BN statistics of the last step differ per rank: evaluate rank 0's
                 }
             }
             EvalResult r = Evaluator.evaluate(student, testLoader, "student", true, 0);
@@ -195,9 +238,22 @@ final class DistillCommand implements Callable<Integer> {
                 clips += e.clips();
                 secs += e.seconds();
             }
+            if (ctx != null) { // job-wide: every rank's clips, the slowest rank's time, the whole test set
+                r = ctx.reduce(r);
+                clips = Math.round(ctx.allReduceSum(clips)[0]);
+                secs = ctx.allReduceMax(secs);
+            }
+            if (history.isEmpty()) {
+                return fail("nothing to train: the checkpoint is already at epoch " + epochCount);
+            }
             double cps = clips / Math.max(secs, 1e-9);
             double first = history.get(0).meanLoss();
             double last = history.get(history.size() - 1).meanLoss();
+            if (ctx != null) { // every rank's shard counts: mean of the ranks' epoch means (equal batch counts)
+                double[] l = ctx.allReduceSum(first, last);
+                first = l[0] / world;
+                last = l[1] / world;
+            }
             if (metrics != null) {
                 Map<String, Object> rec = new LinkedHashMap<>();
                 rec.put("type", "eval");
@@ -209,10 +265,14 @@ final class DistillCommand implements Callable<Integer> {
                 Files.writeString(metrics, JSON.writeValueAsString(rec) + "\n", StandardCharsets.UTF_8,
                         StandardOpenOption.CREATE, StandardOpenOption.APPEND);
             }
+            if (!main) {
+                return Double.isFinite(history.get(history.size() - 1).meanLoss()) ? 0 : 1;
+            }
             PrintStream o = System.out;
             o.printf(Locale.ROOT, "%-8s %6s %6s %12s %12s %7s %7s %9s%n", "mode", "epochs", "train", "loss[first]",
                     "loss[last]", "top-1", "top-5", "clips/s");
-            o.printf(Locale.ROOT, "%-8s %6d %6d %12.4f %12.4f %6.1f%% %6.1f%% %9.1f%n", ceOnly ? "ce" : "distill",
+            o.printf(Locale.ROOT, "%-8s %6d %6d %12.4f %12.4f %6.1f%% %6.1f%% %9.1f%n",
+                    (ceOnly ? "ce" : "distill") + (world > 1 ? "x" + world : ""),
                     history.size(), trainSet.size(), first, last, 100 * r.top1(), 100 * r.top5(), cps);
             if (out != null) {
                 o.println("wrote " + metrics.toAbsolutePath() + " and " + out.resolve("checkpoints").toAbsolutePath());

@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
 @Command(name = "dualdistill", mixinStandardHelpOptions = true, version = "dualdistill 0.1.0",
         description = "Adaptive dual-teacher knowledge distillation for lightweight video action recognition.",
         subcommands = {SelfCheckCommand.class, InfoCommand.class, GenerateCommand.class, DistillCommand.class,
-                DemoCommand.class,
+                DemoCommand.class, LaunchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 

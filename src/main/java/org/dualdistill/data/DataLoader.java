@@ -59,6 +59,16 @@ import org.dualdistill.video.ViewSpec;
  * (seed, epoch, video index), and batches reach the consumer in order; so the same seed and epoch give the same
  * batches whatever the number of workers.
  *
+ * <p>Sharding ({@link Builder#optShard}): for data-parallel training each of {@code worldSize} ranks builds its own
+ * loader with the same seed and its {@code rank}. Every rank computes the same per-epoch shuffle of all videos, pads it
+ * by wrapping around to a multiple of {@code worldSize} (PyTorch's {@code DistributedSampler}, {@code drop_last=False})
+ * and keeps positions {@code rank, rank + worldSize, ...}: the shards are disjoint (but for the few padding
+ * repeats), change every epoch, and have the same number of videos and hence of batches on every rank. Since a video's
+ * windows and augmentations depend only on (seed, epoch, video index), batch {@code k} of ranks {@code 0..W-1} together
+ * hold exactly the clips of batch {@code k} of an unsharded loader with {@code W} times the batch size (when no padding
+ * is needed and each video yields one clip). With {@code optShardPadding(false)} (evaluation) nothing is repeated and
+ * shards may differ in size by one video.
+ *
  * <p>Failures: a video that cannot be opened or decoded (missing, corrupt, truncated) is a counted skip
  * ({@link LoaderStats}, logged once per occurrence): its clips are left out and the batch is smaller; a batch whose
  * clips were all skipped is not delivered. Anything else (a bug, out of memory) stops the epoch: the consumer's
@@ -90,6 +100,9 @@ public final class DataLoader implements AutoCloseable {
     private final DecodeOptions decodeOptions;
     private final int openSources;
     private final int maxDecodeFrames;
+    private final int shardRank;
+    private final int shardCount;
+    private final boolean shardPadding;
     private final Thread[] workers;
 
     private final Object lock = new Object();
@@ -119,6 +132,9 @@ public final class DataLoader implements AutoCloseable {
         this.decodeOptions = b.decodeOptions;
         this.openSources = b.openSources;
         this.maxDecodeFrames = b.maxDecodeFrames;
+        this.shardRank = b.shardRank;
+        this.shardCount = b.shardCount;
+        this.shardPadding = b.shardPadding;
         if (dataset.numExtraLabels() > 0) {
             for (LabeledVideo v : dataset.videos()) {
                 if (v.extraLabels().size() != dataset.numExtraLabels()) {
@@ -160,6 +176,9 @@ public final class DataLoader implements AutoCloseable {
         private DecodeOptions decodeOptions = DecodeOptions.defaults();
         private int openSources = 2;
         private int maxDecodeFrames = 256;
+        private int shardRank;
+        private int shardCount = 1;
+        private boolean shardPadding = true;
 
         private Builder(VideoDataset dataset, MultiViewSampler sampler) {
             if (dataset == null || sampler == null) {
@@ -259,6 +278,33 @@ public final class DataLoader implements AutoCloseable {
         }
 
         /**
+         * Restricts every epoch to one rank's shard of the (shuffled) videos, for data-parallel training; see the
+         * class comment. Every rank must use the same seed, batch size and dataset.
+         *
+         * @param rank      this rank, in [0, worldSize)
+         * @param worldSize number of ranks, &gt;= 1 (1 = no sharding)
+         * @return this
+         */
+        public Builder optShard(int rank, int worldSize) {
+            check(worldSize >= 1, "world size must be >= 1, got " + worldSize);
+            check(rank >= 0 && rank < worldSize, "rank must be in [0, " + worldSize + "), got " + rank);
+            this.shardRank = rank;
+            this.shardCount = worldSize;
+            return this;
+        }
+
+        /**
+         * @param pad whether shards are padded by repeating videos so that every rank gets the same number of batches
+         *            (default true: required for training, where every step is a collective; use false for
+         *            evaluation, where repeats would be counted twice)
+         * @return this
+         */
+        public Builder optShardPadding(boolean pad) {
+            this.shardPadding = pad;
+            return this;
+        }
+
+        /**
          * Starts the worker threads; they wait for {@link DataLoader#epoch(int)}.
          *
          * @return the loader; caller must close it
@@ -305,9 +351,18 @@ public final class DataLoader implements AutoCloseable {
         return sampler;
     }
 
-    /** @return clips per epoch, {@code dataset.size() x clipsPerVideo} */
+    /** @return clips per epoch, {@code videosPerEpoch() x clipsPerVideo} */
     public int clipsPerEpoch() {
-        return Math.multiplyExact(dataset.size(), sampler.clipsPerVideo());
+        return Math.multiplyExact(videosPerEpoch(), sampler.clipsPerVideo());
+    }
+
+    /** @return videos per epoch: the dataset's size, or this rank's shard of it (padded unless disabled) */
+    public int videosPerEpoch() {
+        int n = dataset.size();
+        if (shardCount == 1) {
+            return n;
+        }
+        return shardPadding ? (n + shardCount - 1) / shardCount : (n - shardRank + shardCount - 1) / shardCount;
     }
 
     /** @return batches per epoch (before skips) */
@@ -356,6 +411,14 @@ public final class DataLoader implements AutoCloseable {
                 order[i] = order[j];
                 order[j] = t;
             }
+        }
+        if (shardCount > 1) {
+            // DistributedSampler: pad by wrapping around, then take every shardCount-th position from shardRank
+            int[] shard = new int[videosPerEpoch()];
+            for (int i = 0; i < shard.length; i++) {
+                shard[i] = order[(shardRank + i * shardCount) % Math.max(n, 1)];
+            }
+            order = shard;
         }
         Epoch ep = new Epoch(epoch, order, clipsPerEpoch(), batchesPerEpoch());
         ep.nextClaim = fromBatch;

@@ -33,7 +33,8 @@ import org.dualdistill.video.ViewRecord;
  * cross-entropy alone when there are none).
  *
  * <p>Per step, inside one {@link PointerScope}: student forward (training mode) on the student view; every teacher
- * forward in eval mode under {@link NoGradGuard} on its own view; objective; backward; optional gradient clipping;
+ * forward in eval mode under {@link NoGradGuard} on its own view; objective; backward (wrapped by the optional
+ * {@link GradientSync}, which averages gradients across data-parallel ranks); optional gradient clipping;
  * {@link CosineSchedule#apply}; optimizer step. Every {@link Batch} is closed at the end of its step. Each step writes
  * one JSONL record to the {@link MetricsLog} (when given) and every {@code logEvery} steps a {@link Progress} line goes
  * to the progress stream. At the end of every {@code checkpointEvery}-th epoch a {@link Checkpoint} is written to
@@ -80,6 +81,7 @@ public final class Trainer implements AutoCloseable {
     private final List<String> teacherKeys;
     private final int checkpointEverySteps;
     private int resumeBatch; // batches of epoch `epoch` already done when resumed mid-epoch
+    private final GradientSync gradientSync;
     private int epoch; // completed epochs
     private long step; // completed optimizer steps
     private final List<EpochStats> history = new ArrayList<>();
@@ -109,6 +111,7 @@ public final class Trainer implements AutoCloseable {
             }
         }
         this.teacherKeys = List.copyOf(keys);
+        this.gradientSync = b.gradientSync;
         if (teachers.size() != teacherViews.size()) {
             throw new IllegalArgumentException("need one view per teacher: " + teachers.size() + " teachers, views "
                     + teacherViews);
@@ -307,6 +310,9 @@ public final class Trainer implements AutoCloseable {
         try (PointerScope scope = new PointerScope()) {
             student.module().train(true);
             optimizer.zeroGrad();
+            if (gradientSync != null) {
+                gradientSync.beforeForward();
+            }
             ModelOutput so = student.forward(b.data(studentView));
             Tensor labels = b.labels();
             double loss;
@@ -314,6 +320,9 @@ public final class Trainer implements AutoCloseable {
             ObjectiveBreakdown bd = null;
             if (objective == null) {
                 Tensor l = torch.nll_loss(torch.log_softmax(so.logits(), 1), labels);
+                if (gradientSync != null) {
+                    gradientSync.beforeBackward(l);
+                }
                 l.backward();
                 loss = l.item_double();
                 ce = loss;
@@ -326,11 +335,17 @@ public final class Trainer implements AutoCloseable {
                 }
                 try (ObjectiveResult r = objective.compute(new StudentOutputs(so.logits(), so.features(), so.embedding()),
                         touts, labels)) {
+                    if (gradientSync != null) {
+                        gradientSync.beforeBackward(r.loss());
+                    }
                     r.loss().backward();
                     bd = r.breakdown();
                 }
                 loss = bd.total();
                 ce = bd.ce();
+            }
+            if (gradientSync != null) {
+                gradientSync.afterBackward(); // gradients are the replicas' average from here on
             }
             double norm = clipGradNorm > 0 ? GradientClipping.clip(optimizer, clipGradNorm)
                     : GradientClipping.globalNorm(trainableModules());
@@ -424,6 +439,7 @@ public final class Trainer implements AutoCloseable {
         private String configJson;
         private TeacherCache cache;
         private int checkpointEverySteps;
+        private GradientSync gradientSync;
 
         private Builder(VideoModel student, TrainingOptimizer optimizer, CosineSchedule schedule, DataLoader loader) {
             this.student = Objects.requireNonNull(student, "student");
@@ -502,6 +518,13 @@ public final class Trainer implements AutoCloseable {
             this.checkpointEverySteps = steps;
             return this;
         }
+
+        /**
+         * @param sync called around every backward pass to average gradients across data-parallel replicas
+         *             (borrowed; e.g. {@code org.dualdistill.distributed.DataParallel}), null = none
+         * @return this
+         */
+        public Builder optGradientSync(GradientSync sync) { this.gradientSync = sync; return this; }
 
         /** @param json the run configuration saved with each checkpoint; @return this */
         public Builder configJson(String json) { this.configJson = json; return this; }
