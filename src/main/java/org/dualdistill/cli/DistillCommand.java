@@ -44,7 +44,7 @@ import picocli.CommandLine.Option;
  * distillation from two freshly initialized reduced teachers (a small MViT and a small X3D), or with
  * {@code --ce-only} by plain cross-entropy, then evaluates it on the test split of split 1.
  *
- * <p>Settings come from the embedded demo preset ({@link TrainConfig#embeddedDemo()}), then {@code --config FILE.json}
+ * <p>Settings come from the embedded demo preset ({@link TrainConfig#embeddedDemo()}), then {@code --config FILE.json|FILE.yaml}
  * (any subset of its tree), then {@code --set key.path=value} overrides, then the explicit options
  * {@code --epochs/--batch/--lr/--seed}. What is used from the tree: {@code schedule.*}, {@code optimizer.*},
  * {@code data.clipLength/frameStride/crop/batchSize/workers}, {@code objective.*} weights, {@code run.seed/logEvery/
@@ -67,7 +67,7 @@ final class DistillCommand implements Callable<Integer> {
     Long seed;
     @Option(names = "--out", paramLabel = "DIR", description = "writes metrics.jsonl and checkpoints/ here (default: nothing written)")
     Path out;
-    @Option(names = "--config", paramLabel = "FILE.json", description = "JSON config applied onto the embedded demo preset")
+    @Option(names = "--config", paramLabel = "FILE.json|FILE.yaml", description = "JSON or YAML config applied onto the embedded demo preset")
     Path config;
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "config override, repeatable (e.g. optimizer.lr=0.01)")
     List<String> sets = new ArrayList<>();
@@ -127,12 +127,7 @@ final class DistillCommand implements Callable<Integer> {
         if (config == null) {
             return base.withOverrides(overrides);
         }
-        String text = Files.readString(config);
-        try {
-            return TrainConfig.parse(base, text, overrides);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(config + ": " + e.getMessage(), e);
-        }
+        return TrainConfig.load(base, config, overrides); // messages name the file, then the key path
     }
 
     private int train(TrainConfig cfg, Hmdb51Dataset trainSet, Hmdb51Dataset testSet) throws IOException {
