@@ -229,11 +229,11 @@ final class CliSupport {
 
     /** Input geometry and normalization of a student. */
     record Geometry(int clipLength, int frameStride, int crop, int shortSide, float[] mean, float[] std) {
+        /** The training views' geometry: short side scaled to the crop, Kinetics normalization (as ViewSpec.of). */
         static Geometry of(TrainConfig.Data d) {
-            ModelCard.Input in = new ModelCard.Input(d.clipLength(), d.frameStride(), d.crop(), d.crop());
             float[] m = {0.45f, 0.45f, 0.45f};
             float[] s = {0.225f, 0.225f, 0.225f};
-            return new Geometry(in.clipLength(), in.frameStride(), in.crop(), in.shortSide(), m, s);
+            return new Geometry(d.clipLength(), d.frameStride(), d.crop(), d.crop(), m, s);
         }
 
         static Geometry of(ModelCard card) {

@@ -38,8 +38,12 @@ import picocli.CommandLine.Option;
 
 /**
  * Trains a reduced X3D student on an HMDB51-layout folder (e.g. one written by {@code generate}) by DATW + SDD + RKD
- * distillation from two freshly initialized reduced teachers (a small MViT and a small X3D), or with
- * {@code --ce-only} by plain cross-entropy, then evaluates it on the test split of split 1.
+ * distillation from two reduced teachers (a small MViT and a small X3D), freshly initialized or loaded from
+ * {@code train-teacher} files ({@code --vit-teacher/--cnn-teacher}, checked against the run and loaded strictly), or
+ * with {@code --ce-only} by plain cross-entropy, then evaluates it on the test split (one centred clip per video, as
+ * {@code evaluate} and {@code VideoClassifier} do) and, with {@code --export}, writes a {@code StudentExport} folder.
+ * The checkpoint's config records the student's real architecture (classes, width, depth, head), so
+ * {@code evaluate} and {@code export} can rebuild it.
  *
  * <p>Settings come from the embedded demo preset ({@link TrainConfig#embeddedDemo()}), then {@code --config FILE.json|FILE.yaml}
  * (any subset of its tree), then {@code --set key.path=value} overrides, then the explicit options

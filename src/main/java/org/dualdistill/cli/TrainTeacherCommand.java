@@ -2,6 +2,7 @@ package org.dualdistill.cli;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -52,7 +53,7 @@ final class TrainTeacherCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE.json|FILE.yaml", description = "config applied onto the embedded demo preset")
     Path config;
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "config override, repeatable")
-    List<String> sets = new java.util.ArrayList<>();
+    List<String> sets = new ArrayList<>();
     @Option(names = "--split", description = "HMDB51 split number (default ${DEFAULT-VALUE})")
     int split = 1;
 
