@@ -14,9 +14,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Module;
-import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.data.DataLoader;
 import org.dualdistill.data.Hmdb51Dataset;
@@ -24,9 +22,9 @@ import org.dualdistill.distill.DistillationObjective;
 import org.dualdistill.distributed.DataParallel;
 import org.dualdistill.distributed.DistributedConfig;
 import org.dualdistill.distributed.DistributedContext;
+import org.dualdistill.export.ModelCard;
+import org.dualdistill.export.StudentExport;
 import org.dualdistill.model.VideoModel;
-import org.dualdistill.model.mvit.MViT;
-import org.dualdistill.model.mvit.MViTConfig;
 import org.dualdistill.model.x3d.X3d;
 import org.dualdistill.train.CosineSchedule;
 import org.dualdistill.train.EvalResult;
@@ -37,7 +35,6 @@ import org.dualdistill.train.Trainer;
 import org.dualdistill.train.TrainingOptimizer;
 import org.dualdistill.video.ClipSampler;
 import org.dualdistill.video.MultiViewSampler;
-import org.dualdistill.video.VideoTransform;
 import org.dualdistill.video.ViewSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -45,10 +42,14 @@ import picocli.CommandLine.Option;
 
 /**
  * Trains a reduced X3D student on an HMDB51-layout folder (e.g. one written by {@code generate}) by DATW + SDD + RKD
- * distillation from two freshly initialized reduced teachers (a small MViT and a small X3D), or with
- * {@code --ce-only} by plain cross-entropy, then evaluates it on the test split of split 1.
+ * distillation from two reduced teachers (a small MViT and a small X3D), freshly initialized or loaded from
+ * {@code train-teacher} files ({@code --vit-teacher/--cnn-teacher}, checked against the run and loaded strictly), or
+ * with {@code --ce-only} by plain cross-entropy, then evaluates it on the test split (one centred clip per video, as
+ * {@code evaluate} and {@code VideoClassifier} do) and, with {@code --export}, writes a {@code StudentExport} folder.
+ * The checkpoint's config records the student's real architecture (classes, width, depth, head), so
+ * {@code evaluate} and {@code export} can rebuild it.
  *
- * <p>Settings come from the embedded demo preset ({@link TrainConfig#embeddedDemo()}), then {@code --config FILE.json}
+ * <p>Settings come from the embedded demo preset ({@link TrainConfig#embeddedDemo()}), then {@code --config FILE.json|FILE.yaml}
  * (any subset of its tree), then {@code --set key.path=value} overrides, then the explicit options
  * {@code --epochs/--batch/--lr/--seed}. What is used from the tree: {@code schedule.*}, {@code optimizer.*},
  * {@code data.clipLength/frameStride/crop/batchSize/workers}, {@code objective.*} weights, {@code run.seed/logEvery/
@@ -76,7 +77,7 @@ final class DistillCommand implements Callable<Integer> {
     Long seed;
     @Option(names = "--out", paramLabel = "DIR", description = "writes metrics.jsonl and checkpoints/ here (default: nothing written)")
     Path out;
-    @Option(names = "--config", paramLabel = "FILE.json", description = "JSON config applied onto the embedded demo preset")
+    @Option(names = "--config", paramLabel = "FILE.json|FILE.yaml", description = "JSON or YAML config applied onto the embedded demo preset")
     Path config;
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "config override, repeatable (e.g. optimizer.lr=0.01)")
     List<String> sets = new ArrayList<>();
@@ -88,19 +89,21 @@ final class DistillCommand implements Callable<Integer> {
     Path resume;
     @Mixin
     DistributedOptions dist = new DistributedOptions();
+    @Option(names = "--vit-teacher", paramLabel = "FILE", description = "ViT teacher from train-teacher --arch mvit (default: freshly initialized)")
+    Path vitTeacher;
+    @Option(names = "--cnn-teacher", paramLabel = "FILE", description = "CNN teacher from train-teacher --arch x3d (default: freshly initialized)")
+    Path cnnTeacher;
+    @Option(names = "--export", paramLabel = "DIR", description = "export the trained student here (model.safetensors + model.json)")
+    Path export;
 
     @Override
     public Integer call() {
-        if (!Files.isDirectory(data)) {
-            return fail("--data folder not found: " + data.toAbsolutePath());
-        }
-        if (config != null && !Files.isRegularFile(config)) {
-            return fail("--config file not found: " + config.toAbsolutePath());
+        if (ceOnly && (vitTeacher != null || cnnTeacher != null)) {
+            return fail("--ce-only trains without teachers; drop --vit-teacher/--cnn-teacher");
         }
         TrainConfig cfg;
         DistributedConfig distConfig;
         try {
-            cfg = resolveConfig();
             distConfig = dist.resolve(System.getenv()).orElse(null);
             if (resume != null) {
                 resume = DistributedOptions.checkpoint(resume);
@@ -111,18 +114,19 @@ final class DistillCommand implements Callable<Integer> {
         Hmdb51Dataset train;
         Hmdb51Dataset test;
         try {
-            train = Hmdb51Dataset.builder(data).optSplit(split).build();
-            test = Hmdb51Dataset.builder(data).optSplit(split).optSubset(Hmdb51Dataset.Subset.TEST).build();
-        } catch (IOException | RuntimeException e) {
-            return fail("cannot read the dataset in " + data.toAbsolutePath() + ": " + e.getMessage());
-        }
-        if (train.size() == 0 || test.size() == 0) {
-            return fail(data.toAbsolutePath() + ": split " + split + " has " + train.size() + " training and "
-                    + test.size() + " test videos; need at least one of each");
+            cfg = CliSupport.resolveConfig(config, sets, epochs, batch, lr, seed);
+            train = CliSupport.dataset(data, split, Hmdb51Dataset.Subset.TRAIN);
+            test = CliSupport.dataset(data, split, Hmdb51Dataset.Subset.TEST);
+            // the checkpoint's config then describes the student exactly, so evaluate/export can rebuild it
+            cfg = cfg.withOverrides(CliSupport.studentOverrides(train.numClasses()));
+        } catch (CliSupport.CliException e) {
+            return fail(e.getMessage());
         }
         try (DistributedContext ctx = distConfig == null ? null : DistributedContext.init(distConfig)) {
             try {
                 return train(cfg, train, test, ctx);
+            } catch (CliSupport.CliException e) {
+                return fail(e.getMessage());
             } catch (IOException | RuntimeException e) {
                 if (ctx == null) {
                     throw e;
@@ -134,33 +138,8 @@ final class DistillCommand implements Callable<Integer> {
         }
     }
 
-    private TrainConfig resolveConfig() throws IOException {
-        List<String> overrides = new ArrayList<>(sets);
-        if (epochs != null) {
-            overrides.add("schedule.epochs=" + epochs);
-        }
-        if (batch != null) {
-            overrides.add("data.batchSize=" + batch);
-        }
-        if (lr != null) {
-            overrides.add("optimizer.lr=" + lr);
-        }
-        if (seed != null) {
-            overrides.add("run.seed=" + seed);
-        }
-        TrainConfig base = TrainConfig.embeddedDemo();
-        if (config == null) {
-            return base.withOverrides(overrides);
-        }
-        String text = Files.readString(config);
-        try {
-            return TrainConfig.parse(base, text, overrides);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(config + ": " + e.getMessage(), e);
-        }
-    }
-
-    private int train(TrainConfig cfg, Hmdb51Dataset trainSet, Hmdb51Dataset testSet, DistributedContext ctx) throws IOException {
+    private int train(TrainConfig cfg, Hmdb51Dataset trainSet, Hmdb51Dataset testSet, DistributedContext ctx)
+            throws IOException, CliSupport.CliException {
         int rank = ctx == null ? 0 : ctx.rank();
         int world = ctx == null ? 1 : ctx.worldSize();
         boolean main = rank == 0; // rank 0 alone prints, writes metrics and checkpoints
@@ -178,18 +157,16 @@ final class DistillCommand implements Callable<Integer> {
         }
 
         MultiViewSampler.Builder views = MultiViewSampler.builder(ClipSampler.random(t, d.frameStride()),
-                VideoTransform.of(crop, Math.round(crop * 1.15f), VideoTransform.Crop.RANDOM, d.flipProbability())).addView(ViewSpec.of("student", t, crop));
+                CliSupport.trainTransform(d)).addView(ViewSpec.of("student", t, crop));
         if (!ceOnly) {
             views.addView(ViewSpec.of("vit", 2 * t, crop)).addView(ViewSpec.of("cnn", t, crop));
         }
-        MultiViewSampler testViews = MultiViewSampler.builder(ClipSampler.constantPerVideo(t, d.frameStride(), 1, 1),
-                VideoTransform.center(crop)).addView(ViewSpec.of("student", t, crop)).build();
+        MultiViewSampler testViews = CliSupport.testViews(CliSupport.Geometry.of(d), 1, 1);
 
         torch.manual_seed(s); // before any model exists: every initialization is seeded
         try (X3d student = x3d(classes, t, crop, 0.0);
-             MViT vit = ceOnly ? null : new MViT(MViTConfig.builder().depth(2).embedDim(16).numHeads(1).stageStarts(1)
-                     .numFrames(2 * t).cropSize(crop).numClasses(classes).dropPathRate(0).build());
-             X3d cnn = ceOnly ? null : x3d(classes, t, crop, 0.5);
+             VideoModel vit = ceOnly ? null : teacher(vitTeacher, CliSupport.TeacherArch.MVIT, trainSet, t, crop);
+             VideoModel cnn = ceOnly ? null : teacher(cnnTeacher, CliSupport.TeacherArch.X3D, trainSet, t, crop);
              DistillationObjective objective = ceOnly ? null : objective(cfg.objective(), student, vit, cnn, t, crop);
              DataLoader loader = DataLoader.builder(trainSet, views.build()).optBatchSize(d.batchSize()).optWorkers(workers)
                      .optSeed(s).optShard(rank, world).build();
@@ -277,16 +254,34 @@ final class DistillCommand implements Callable<Integer> {
             if (out != null) {
                 o.println("wrote " + metrics.toAbsolutePath() + " and " + out.resolve("checkpoints").toAbsolutePath());
             }
+            if (export != null) {
+                ModelCard card = StudentExport.write(export, student, ModelCard.builder(student.config(), trainSet.classNames())
+                        .optInput(t, d.frameStride(), crop, crop).addMetric("top1", r.top1()).addMetric("top5", r.top5())
+                        .addMetric("meanClassAccuracy", r.meanClassAccuracy()).build());
+                o.println("exported the student to " + export.toAbsolutePath() + " (sha256 " + card.weightsSha256() + ")");
+            }
             return Double.isFinite(last) ? 0 : 1;
         }
     }
 
+    /** @return the CLI's reduced X3D ({@link CliSupport#x3d}); caller must close */
     static X3d x3d(long classes, int t, int crop, double dropout) {
-        return X3d.builder().widthFactor(0.5).depthFactor(0.5).headDimOut(64).numClasses(classes).dropout(dropout)
-                .clipLength(t).crop(crop).build();
+        return CliSupport.x3d(classes, t, crop, dropout);
     }
 
-    static DistillationObjective objective(TrainConfig.Objective o, X3d student, MViT vit, X3d cnn, int t, int crop) {
+    /** A teacher from a train-teacher file (strict), or a fresh one when {@code file} is null; caller must close. */
+    private static VideoModel teacher(Path file, CliSupport.TeacherArch arch, Hmdb51Dataset train, int t, int crop)
+            throws CliSupport.CliException {
+        if (file == null) {
+            return arch.build(train.numClasses(), t, crop);
+        }
+        VideoModel m = CliSupport.loadTeacher(file, arch, train.classNames(), t, crop,
+                arch == CliSupport.TeacherArch.MVIT ? "--vit-teacher" : "--cnn-teacher");
+        System.err.println("distill: loaded the " + arch.key() + " teacher from " + file);
+        return m;
+    }
+
+    static DistillationObjective objective(TrainConfig.Objective o, X3d student, VideoModel vit, VideoModel cnn, int t, int crop) {
         DistillationObjective.Builder b = DistillationObjective.builder().studentChannels(channels(student, t, crop))
                 .vitChannels(channels(vit, 2 * t, crop)).cnnChannels(channels(cnn, t, crop))
                 .alphaCe(o.alphaCe()).alphaKd(o.alphaKd()).sddWeight(o.sddWeight()).rkdWeight(o.rkdWeight())
@@ -304,14 +299,10 @@ final class DistillCommand implements Callable<Integer> {
 
     /** Feature-map channels of a model for a clip of {@code t} frames, by one no-grad forward. */
     static long channels(VideoModel m, int t, int crop) {
-        try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-            m.module().eval();
-            return m.forward(torch.zeros(1, 3, t, crop, crop)).features().size(1);
-        }
+        return CliSupport.channels(m, t, crop);
     }
 
     private static int fail(String message) {
-        System.err.println("distill: " + message);
-        return 2;
+        return CliSupport.fail("distill", message);
     }
 }

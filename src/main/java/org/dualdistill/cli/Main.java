@@ -12,8 +12,9 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "dualdistill", mixinStandardHelpOptions = true, version = "dualdistill 0.1.0",
         description = "Adaptive dual-teacher knowledge distillation for lightweight video action recognition.",
-        subcommands = {SelfCheckCommand.class, InfoCommand.class, GenerateCommand.class, DistillCommand.class,
-                DemoCommand.class, LaunchCommand.class,
+        subcommands = {SelfCheckCommand.class, InfoCommand.class, GenerateCommand.class, TrainTeacherCommand.class,
+                DistillCommand.class, EvaluateCommand.class, ExportCommand.class, PredictCommand.class, DemoCommand.class,
+                LaunchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 
@@ -40,6 +41,14 @@ public final class Main implements Callable<Integer> {
      */
     public static int run(String... args) {
         TorchRuntime.init();
-        return new CommandLine(new Main()).execute(args);
+        CommandLine cli = new CommandLine(new Main());
+        // last line of defence for "never a stack trace": a subcommand that lets an exception escape still ends with
+        // one line naming the command and the reason, and exit code 2 like every other user-facing error
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println(cmd.getCommandName() + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            cmd.getErr().flush();
+            return 2;
+        });
+        return cli.execute(args);
     }
 }

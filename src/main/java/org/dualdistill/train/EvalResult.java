@@ -26,4 +26,19 @@ public record EvalResult(long samples, long clips, double top1, double top5, dou
         }
         return n == 0 ? Double.NaN : s / n;
     }
+
+    /**
+     * Metrics of a model with a verb head and a noun head (EPIC-KITCHENS).
+     *
+     * @param verb       verb-head metrics (top-1, top-5, per-class, confusion over the verb classes)
+     * @param noun       noun-head metrics
+     * @param actionTop1 fraction of samples whose verb and noun are both right, in [0, 1]
+     * @param actionTop5 fraction whose true (verb, noun) pair is among the 5 best by {@code p_verb * p_noun}
+     */
+    public record VerbNoun(EvalResult verb, EvalResult noun, double actionTop1, double actionTop5) {
+        /** @return scored samples (videos when clips were averaged per video, else clips) */
+        public long samples() {
+            return verb.samples();
+        }
+    }
 }

@@ -18,14 +18,16 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import org.dualdistill.datw.Normalization;
 import org.dualdistill.datw.ScoreMode;
 import org.dualdistill.datw.Weighting;
 
 /**
  * The whole training run as one immutable tree: student, teachers, data, objective weights and knobs, optimizer,
- * schedule and run settings. Read from JSON (a file, then {@code key.path=value} overrides applied onto the tree),
- * checked against the schema of the defaults, and validated field by field.
+ * schedule and run settings. Read from JSON or YAML (a file, then {@code key.path=value} overrides applied onto the
+ * tree), checked against the schema of the defaults, and validated field by field. Both formats go through the same
+ * tree check, so a YAML file is exactly as strict as its JSON twin: YAML only changes the syntax (see {@link Format}).
  *
  * <p>Errors are {@link IllegalArgumentException}s whose message starts with the key path:
  * {@code "optimizer.lr: must be > 0, got -1"}, {@code "objective.sddWeigth: unknown key (did you mean sddWeight?)"}.
@@ -51,6 +53,35 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
             .enable(SerializationFeature.INDENT_OUTPUT);
+    /** Reads YAML into the same node tree the JSON path checks; only the syntax differs. */
+    private static final YAMLMapper YAML = new YAMLMapper();
+
+    /** The syntax of a config file. */
+    public enum Format {
+        /** A JSON object. */
+        JSON,
+        /** A YAML mapping (block or flow style); anchors and aliases are expanded, tags other than the core ones fail. */
+        YAML;
+
+        /**
+         * Picks the format of a config file: by extension ({@code .json}, {@code .yaml}/{@code .yml}), otherwise by
+         * content (JSON when the first non-blank character is <code>{</code>, else YAML).
+         *
+         * @param fileName the file name, or null when unknown
+         * @param text     the contents
+         * @return the format
+         */
+        public static Format detect(String fileName, String text) {
+            String n = fileName == null ? "" : fileName.toLowerCase(Locale.ROOT);
+            if (n.endsWith(".json")) {
+                return JSON;
+            }
+            if (n.endsWith(".yaml") || n.endsWith(".yml")) {
+                return YAML;
+            }
+            return text.strip().startsWith("{") ? JSON : YAML;
+        }
+    }
 
     /** Validates every section (messages carry the key path). */
     public TrainConfig {
@@ -324,47 +355,86 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
     // ---------------------------------------------------------------- loading
 
     /**
-     * Loads a JSON file onto the reference defaults, then applies overrides.
+     * Loads a JSON or YAML file (format by {@link Format#detect}) onto the reference defaults, then applies overrides.
      *
-     * @param file      a JSON object with any subset of the sections; keys it omits keep their default
+     * @param file      a JSON object or YAML mapping with any subset of the sections; keys it omits keep their default
      * @param overrides {@code key.path=value} strings applied in order
      * @return the validated config
-     * @throws IOException              when the file is unreadable or not JSON (the message names it)
+     * @throws IOException              when the file is unreadable or not JSON/YAML (the message names it)
      * @throws IllegalArgumentException for an unknown key or a bad value (the message starts with the key path)
      */
     public static TrainConfig load(Path file, List<String> overrides) throws IOException {
-        JsonNode user;
-        try {
-            user = JSON.readTree(Files.readString(file));
-        } catch (JsonProcessingException e) {
-            throw new IOException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
-        }
-        if (user == null || !user.isObject()) {
-            throw new IOException(file + ": expected a JSON object at the top level");
-        }
-        return resolve(reference(), (ObjectNode) user, overrides);
+        return load(reference(), file, overrides);
     }
 
     /**
-     * Parses JSON text onto the given defaults, then applies overrides.
+     * Loads a JSON or YAML file (format by {@link Format#detect}) onto the given defaults, then applies overrides.
      *
      * @param base      the defaults (a preset)
-     * @param json      a JSON object (may be "{}")
+     * @param file      a JSON object or YAML mapping with any subset of the sections
      * @param overrides {@code key.path=value} strings applied in order
      * @return the validated config
-     * @throws IllegalArgumentException for malformed JSON, an unknown key or a bad value (key path first)
+     * @throws IOException              when the file is unreadable, or not valid JSON/YAML (the message names the file)
+     * @throws IllegalArgumentException for an unknown key or a bad value (message: the file, then the key path)
      */
-    public static TrainConfig parse(TrainConfig base, String json, List<String> overrides) {
+    public static TrainConfig load(TrainConfig base, Path file, List<String> overrides) throws IOException {
+        String text = Files.readString(file);
+        ObjectNode user;
+        try {
+            user = readObject(text, Format.detect(file.getFileName().toString(), text));
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + ": " + e.getMessage(), e);
+        }
+        try {
+            return resolve(base, user, overrides);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Parses JSON or YAML text (format by content, see {@link Format#detect}) onto the given defaults, then applies
+     * overrides.
+     *
+     * @param base      the defaults (a preset)
+     * @param text      a JSON object (may be "{}") or a YAML mapping
+     * @param overrides {@code key.path=value} strings applied in order
+     * @return the validated config
+     * @throws IllegalArgumentException for malformed text, an unknown key or a bad value (key path first)
+     */
+    public static TrainConfig parse(TrainConfig base, String text, List<String> overrides) {
+        return parse(base, text, Format.detect(null, text), overrides);
+    }
+
+    /**
+     * Parses text in the given format onto the given defaults, then applies overrides.
+     *
+     * @param base      the defaults (a preset)
+     * @param text      a JSON object or a YAML mapping
+     * @param format    its syntax
+     * @param overrides {@code key.path=value} strings applied in order
+     * @return the validated config
+     * @throws IllegalArgumentException for malformed text, an unknown key or a bad value (key path first)
+     */
+    public static TrainConfig parse(TrainConfig base, String text, Format format, List<String> overrides) {
+        return resolve(base, readObject(text, format), overrides);
+    }
+
+    /** @return the top-level object of a JSON or YAML text; IllegalArgumentException("config: ...") otherwise */
+    private static ObjectNode readObject(String text, Format format) {
         JsonNode user;
         try {
-            user = JSON.readTree(json);
+            user = format == Format.YAML ? YAML.readTree(text) : JSON.readTree(text);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("config: not valid JSON: " + e.getOriginalMessage(), e);
+            String where = e.getLocation() == null ? ""
+                    : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
+            throw new IllegalArgumentException("config: not valid " + format + where + ": " + e.getOriginalMessage(), e);
         }
         if (user == null || !user.isObject()) {
-            throw new IllegalArgumentException("config: expected a JSON object at the top level");
+            throw new IllegalArgumentException("config: expected a " + (format == Format.YAML ? "YAML mapping" : "JSON object")
+                    + " at the top level");
         }
-        return resolve(base, (ObjectNode) user, overrides);
+        return (ObjectNode) user;
     }
 
     /**

@@ -1,0 +1,190 @@
+package org.dualdistill.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.stream.Stream;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.dualdistill.export.StudentExport;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The whole CLI pipeline on a tiny generated dataset, as a user runs it: train-teacher (both archs) -> distill with
+ * the trained teachers and --export -> evaluate (checkpoint and export agree) -> export -> predict; then the error
+ * paths, each of which must be one line naming the file, exit code 2, no stack trace.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class PipelineCommandsTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String[] TINY = {"--epochs", "1", "--batch", "4", "--seed", "1", "--set", "data.crop=32",
+            "--set", "run.logEvery=100", "--set", "data.flipProbability=0"};
+
+    @TempDir
+    static Path dir;
+    static Path data;
+
+    static DistillCommandTest.Result run(String... args) {
+        return DistillCommandTest.run(args);
+    }
+
+    static String[] with(String[] head, String... tail) {
+        String[] a = new String[head.length + tail.length];
+        System.arraycopy(head, 0, a, 0, head.length);
+        System.arraycopy(tail, 0, a, head.length, tail.length);
+        return a;
+    }
+
+    @BeforeAll
+    static void generate() {
+        data = dir.resolve("data");
+        var g = run("generate", "--out", data.toString(), "--classes", "2", "--videos-per-class", "4", "--size", "32",
+                "--frames", "8", "10", "--seed", "5");
+        assertEquals(0, g.code(), g.err());
+    }
+
+    private static void assertCleanError(DistillCommandTest.Result r, String mustContain) {
+        assertEquals(2, r.code(), r.out() + r.err());
+        assertTrue(r.err().contains(mustContain), r.err());
+        assertFalse(r.err().contains("Exception") || r.err().contains("\tat "), r.err());
+    }
+
+    @Test
+    @Order(1)
+    void trainTeachersDistillEvaluateExportPredict() throws Exception {
+        Path vit = dir.resolve("teachers/vit.safetensors");
+        Path cnn = dir.resolve("teachers/cnn.safetensors");
+        var tv = run(with(new String[] {"train-teacher", "--data", data.toString(), "--arch", "mvit", "--out", vit.toString()}, TINY));
+        assertEquals(0, tv.code(), tv.out() + tv.err());
+        assertTrue(tv.out().contains("mvit") && Files.isRegularFile(vit), tv.out());
+        var tc = run(with(new String[] {"train-teacher", "--data", data.toString(), "--arch", "x3d", "--out", cnn.toString()}, TINY));
+        assertEquals(0, tc.code(), tc.out() + tc.err());
+        assertEquals("x3d", CliSupport.readTeacher(cnn).arch().key());
+
+        Path runDir = dir.resolve("run");
+        Path exp = dir.resolve("export");
+        var d = run(with(new String[] {"distill", "--data", data.toString(), "--vit-teacher", vit.toString(),
+                "--cnn-teacher", cnn.toString(), "--out", runDir.toString(), "--export", exp.toString()}, TINY));
+        assertEquals(0, d.code(), d.out() + d.err());
+        assertTrue(d.err().contains("loaded the mvit teacher") && d.err().contains("loaded the x3d teacher"), d.err());
+        assertTrue(Files.isRegularFile(exp.resolve(StudentExport.CARD)), d.out());
+
+        Path ckJson = dir.resolve("eval/checkpoint.json");
+        Path exJson = dir.resolve("eval/export.json");
+        var ek = run("evaluate", "--model", runDir.resolve("checkpoints").toString(), "--data", data.toString(),
+                "--out", ckJson.toString());
+        assertEquals(0, ek.code(), ek.out() + ek.err());
+        assertTrue(ek.out().contains("top-1") && ek.out().contains("checkpoint"), ek.out());
+        var ee = run("evaluate", "--model", exp.toString(), "--data", data.toString(), "--out", exJson.toString());
+        assertEquals(0, ee.code(), ee.out() + ee.err());
+        JsonNode k = JSON.readTree(ckJson.toFile());
+        JsonNode e = JSON.readTree(exJson.toFile());
+        assertEquals(k.get("top1").asDouble(), e.get("top1").asDouble(), "checkpoint and export score the same");
+        assertEquals(k.get("confusion"), e.get("confusion"));
+        assertEquals(StudentExport.readCard(exp.resolve(StudentExport.CARD)).metrics().get("top1"), k.get("top1").asDouble(),
+                "distill's own evaluation is evaluate's default view");
+        long videos = k.get("videos").asLong();
+        assertTrue(videos > 0);
+        long confusionTotal = 0;
+        for (JsonNode row : k.get("confusion")) {
+            for (JsonNode c : row) {
+                confusionTotal += c.asLong();
+            }
+        }
+        assertEquals(videos, confusionTotal);
+        assertEquals(2, k.get("perClassAccuracy").size());
+
+        var multi = run("evaluate", "--model", exp.toString(), "--data", data.toString(), "--clips", "2", "--crops", "3");
+        assertEquals(0, multi.code(), multi.out() + multi.err());
+        assertTrue(multi.out().contains(String.format(" %d %6d", videos, videos * 6).trim()) || multi.out().contains("" + videos * 6),
+                multi.out());
+
+        Path exp2 = dir.resolve("export2");
+        var x = run("export", "--checkpoint", runDir.resolve("checkpoints").toString(), "--data", data.toString(),
+                "--out", exp2.toString(), "--metrics", ckJson.toString());
+        assertEquals(0, x.code(), x.out() + x.err());
+        var card = StudentExport.readCard(exp2.resolve(StudentExport.CARD));
+        assertEquals(k.get("top1").asDouble(), card.metrics().get("top1"));
+        assertEquals(StudentExport.readCard(exp.resolve(StudentExport.CARD)).weightsSha256(), card.weightsSha256(),
+                "exporting the final checkpoint gives the weights distill --export wrote");
+
+        Path video;
+        try (Stream<Path> s = Files.walk(data)) {
+            video = s.filter(p -> p.toString().endsWith(".avi")).sorted().findFirst().orElseThrow();
+        }
+        var p = run("predict", "--model", exp2.toString(), video.toString(), "--json");
+        assertEquals(0, p.code(), p.out() + p.err());
+        JsonNode preds = JSON.readTree(p.out()).get("predictions");
+        assertEquals(2, preds.size(), "top-5 capped at the 2 classes");
+        assertEquals(1.0, preds.get(0).get("probability").asDouble() + preds.get(1).get("probability").asDouble(), 1e-5);
+        assertTrue(card.classNames().contains(preds.get(0).get("label").asText()));
+        var table = run("predict", "--model", exp2.toString(), video.toString(), "--top", "1");
+        assertEquals(0, table.code(), table.err());
+        assertEquals(preds.get(0).get("label").asText(), table.out().trim().split("\\s+")[0]);
+
+        // error cases that need the artifacts above
+        var wrongSlot = run(with(new String[] {"distill", "--data", data.toString(), "--vit-teacher", cnn.toString()}, TINY));
+        assertCleanError(wrongSlot, cnn.toString());
+        assertTrue(wrongSlot.err().contains("arch x3d (--vit-teacher takes mvit)"), wrongSlot.err());
+        var wrongCrop = run("distill", "--data", data.toString(), "--cnn-teacher", cnn.toString(), "--set", "data.crop=48");
+        assertCleanError(wrongCrop, "crop 32 (this run uses 48)");
+        var notTeacher = run(with(new String[] {"distill", "--data", data.toString(), "--cnn-teacher",
+                exp.resolve(StudentExport.WEIGHTS).toString()}, TINY));
+        assertCleanError(notTeacher, "not a teacher written by train-teacher");
+
+        Path bad = dir.resolve("corrupt-checkpoint");
+        Path last = CliSupport.latestCheckpoint(runDir.resolve("checkpoints"));
+        copyTree(last, bad);
+        Path weights = bad.resolve("student.safetensors");
+        Files.write(weights, new byte[] {1, 2, 3}, StandardOpenOption.WRITE); // same size, wrong bytes
+        assertCleanError(run("evaluate", "--model", bad.toString(), "--data", data.toString()), "student.safetensors");
+        assertCleanError(run("export", "--checkpoint", bad.toString(), "--data", data.toString(), "--out",
+                dir.resolve("never").toString()), "student.safetensors");
+        assertFalse(Files.exists(dir.resolve("never")));
+
+        Path notVideo = Files.writeString(dir.resolve("notes.avi"), "not a video");
+        assertCleanError(run("predict", "--model", exp2.toString(), notVideo.toString()), notVideo.toString());
+    }
+
+    @Test
+    @Order(2)
+    void missingFilesAreOneLineErrorsNamingThem() {
+        Path nowhere = dir.resolve("nowhere");
+        assertCleanError(run("evaluate", "--model", nowhere.toString(), "--data", data.toString()), nowhere.toString());
+        assertCleanError(run("evaluate", "--model", data.toString(), "--data", data.toString()), "neither a checkpoint");
+        assertCleanError(run("evaluate", "--model", dir.toString(), "--data", nowhere.toString()), nowhere.toString());
+        assertCleanError(run("export", "--checkpoint", nowhere.toString(), "--data", data.toString(), "--out",
+                dir.resolve("x").toString()), nowhere.toString());
+        assertCleanError(run("predict", "--model", nowhere.toString(), "v.avi"), "v.avi");
+        assertCleanError(run("distill", "--data", data.toString(), "--vit-teacher", nowhere.toString()), nowhere.toString());
+        assertCleanError(run("train-teacher", "--data", data.toString(), "--arch", "resnet", "--out", "t.safetensors"),
+                "--arch must be mvit or x3d");
+        assertCleanError(run("train-teacher", "--data", nowhere.toString(), "--arch", "x3d", "--out", "t.safetensors"),
+                nowhere.toString());
+        assertCleanError(run("evaluate", "--model", dir.toString(), "--data", data.toString(), "--crops", "2"), "--crops 1 or 3");
+    }
+
+    private static void copyTree(Path from, Path to) throws IOException {
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                Path t = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(t);
+                } else {
+                    Files.copy(p, t);
+                }
+            }
+        }
+    }
+}
