@@ -54,7 +54,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *     objective's trainable modules);</li>
  * <li>{@code distillStepCached}: as {@code distillStep}, but every sample's teacher outputs are in a warm
  *     in-memory {@link TeacherCache}: per teacher, one {@code get} per sample key then {@link TeacherCache#stack},
- *     exactly Trainer's full-hit path; no teacher runs.</li>
+ *     exactly Trainer's full-hit path; no teacher runs;</li>
+ * <li>{@code vitTeacherForward}, {@code cnnTeacherForward}: one teacher's forward alone (eval, no grad), to tell
+ *     which part of {@code distillStep - distillStepCached} each teacher is.</li>
  * </ul>
  *
  * <p>The step bodies are direct calls that mirror {@code Trainer.trainStep} / {@code teacherOutputs} line for line
@@ -228,6 +230,24 @@ public class DistillStepBenchmark {
             distillSchedule.apply(distillOptimizer);
             distillOptimizer.step();
             return loss;
+        }
+    }
+
+    /** The ViT teacher's forward alone (eval, no grad), to split {@code distillStep - distillStepCached}. */
+    @Benchmark
+    public double vitTeacherForward() {
+        return teacherForwardAlone(0);
+    }
+
+    /** The CNN teacher's forward alone (eval, no grad). */
+    @Benchmark
+    public double cnnTeacherForward() {
+        return teacherForwardAlone(1);
+    }
+
+    private double teacherForwardAlone(int i) {
+        try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+            return forward(i).logits().sum().item_double();
         }
     }
 
