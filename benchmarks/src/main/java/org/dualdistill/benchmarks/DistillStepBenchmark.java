@@ -98,6 +98,13 @@ public class DistillStepBenchmark {
     @Param({"2"})
     public int threads;
 
+    /**
+     * Diagnostic only: {@code true} makes LibTorch flush denormal floats to zero (Trainer does not), to test whether
+     * denormal activations of the untrained models on random input explain bimodal timings.
+     */
+    @Param({"false"})
+    public boolean flushDenormal;
+
     private static final int CLASSES = 10;
     private static final double LR = 0.005;
     private static final double CLIP_NORM = 1.0;
@@ -122,6 +129,9 @@ public class DistillStepBenchmark {
     public void setUp() throws Exception {
         TorchRuntime.init();
         torch.set_num_threads(threads);
+        if (flushDenormal && !org.bytedeco.pytorch.Context.setFlushDenormal(true)) {
+            throw new IllegalStateException("flushDenormal: this CPU does not support flushing denormals");
+        }
         String[] g = geometry.split("x");
         int t = Integer.parseInt(g[0]);
         int s = Integer.parseInt(g[1]);
