@@ -45,8 +45,8 @@ import org.dualdistill.video.ViewSpec;
  * {@code evaluate} and {@code export} build exactly the same reduced models, read configs and datasets the same way,
  * and agree on the teacher file and checkpoint conventions.
  *
- * <p>The CLI's models are fixed reductions: the student and the CNN teacher are X3D with width 0.5, depth 0.5 and a
- * 64-wide head; the ViT teacher is a two-block MViT of width 16 that sees twice the student's frames. A trained teacher
+ * <p>The CLI's models are fixed reductions: the student is X3D with width 0.5, depth 0.5 and a 64-wide head, the CNN
+ * teacher the same at width 1.0; the ViT teacher is a two-block MViT of width 16 that sees twice the student's frames. A trained teacher
  * is one safetensors file whose {@code __metadata__} records its arch, classes, frames, crop and class names, so a
  * mismatch with the distillation run is reported by name before any weight is touched.
  *
@@ -57,6 +57,8 @@ final class CliSupport {
     static final double X3D_WIDTH = 0.5;
     static final double X3D_DEPTH = 0.5;
     static final long X3D_HEAD = 64;
+    /** The CNN teacher is twice as wide as the student (the paper's X3D-M teacher is wider than its X3D-S student). */
+    static final double X3D_TEACHER_WIDTH = 1.0;
 
     /** Teacher-file metadata keys (strings in the safetensors header). */
     static final String META_KIND = "dualdistill.kind";
@@ -114,6 +116,12 @@ final class CliSupport {
                 .dropout(dropout).clipLength(t).crop(crop).build();
     }
 
+    /** @return the CLI's CNN teacher: the reduced X3D at {@link #X3D_TEACHER_WIDTH}; caller must close */
+    static X3d cnnTeacher(long classes, int t, int crop) {
+        return X3d.builder().widthFactor(X3D_TEACHER_WIDTH).depthFactor(X3D_DEPTH).headDimOut(X3D_HEAD).numClasses(classes)
+                .dropout(0.2).clipLength(t).crop(crop).build();
+    }
+
     /** @return the CLI's reduced MViT for clips of {@code frames} frames (the ViT teacher); caller must close */
     static MViT mvit(long classes, int frames, int crop) {
         return new MViT(MViTConfig.builder().depth(2).embedDim(16).numHeads(1).stageStarts(1).numFrames(frames)
@@ -132,7 +140,7 @@ final class CliSupport {
         }
 
         VideoModel build(long classes, int clipLength, int crop) {
-            return this == MVIT ? mvit(classes, frames(clipLength), crop) : x3d(classes, clipLength, crop, 0.5);
+            return this == MVIT ? mvit(classes, frames(clipLength), crop) : cnnTeacher(classes, clipLength, crop);
         }
 
         String key() {

@@ -186,7 +186,7 @@ final class DistillCommand implements Callable<Integer> {
                  DataParallel ddp = ctx == null ? null : ctx.dataParallel(mods, !ceOnly)) {
                 CosineSchedule schedule = CosineSchedule.of(cfg.optimizer(), cfg.schedule(), loader.batchesPerEpoch());
                 Trainer.Builder tb = Trainer.builder(student, opt, schedule, loader).studentView("student")
-                        .clipGradNorm(cfg.optimizer().clipGradNorm()).metrics(metrics)
+                        .clipGradNorm(cfg.optimizer().clipGradNorm()).labelSmoothing(cfg.objective().labelSmoothing()).metrics(metrics)
                         .progress(cfg.run().logEvery(), main ? System.err : null).configJson(cfg.toJson())
                         .optGradientSync(ddp);
                 if (out != null && main) {

@@ -7,21 +7,22 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code dualdistill} command line. With no subcommand it runs the main job on the embedded default; until the
- * trainer exists that is {@link SelfCheckCommand}, an end-to-end check of the native kernels against LibTorch.
+ * The {@code dualdistill} command line. With no subcommand it runs the main job on the embedded default: the
+ * {@link DemoCommand} at its default settings (synthetic data, cached teachers, the seven-way distillation ablation,
+ * a table and an HTML report).
  */
 @Command(name = "dualdistill", mixinStandardHelpOptions = true, version = "dualdistill 0.1.0",
         description = "Adaptive dual-teacher knowledge distillation for lightweight video action recognition.",
         subcommands = {SelfCheckCommand.class, InfoCommand.class, GenerateCommand.class, TrainTeacherCommand.class,
                 DistillCommand.class, EvaluateCommand.class, ExportCommand.class, PredictCommand.class, DemoCommand.class,
-                LaunchCommand.class,
+                AblationCommand.class, LaunchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 
-    /** Runs the default job (the self-check). */
+    /** Runs the default job: {@code demo} with its defaults. */
     @Override
     public Integer call() {
-        return new SelfCheckCommand().call();
+        return new CommandLine(new DemoCommand()).execute();
     }
 
     /**

@@ -100,7 +100,8 @@ final class TrainTeacherCommand implements Callable<Integer> {
             try (TrainingOptimizer opt = Optimizers.create(cfg.optimizer(), List.of(model.module()))) {
                 CosineSchedule schedule = CosineSchedule.of(cfg.optimizer(), cfg.schedule(), loader.batchesPerEpoch());
                 try (Trainer trainer = Trainer.builder(model, opt, schedule, loader).studentView(VIEW)
-                        .clipGradNorm(cfg.optimizer().clipGradNorm()).progress(cfg.run().logEvery(), System.err)
+                        .clipGradNorm(cfg.optimizer().clipGradNorm()).labelSmoothing(cfg.objective().labelSmoothing())
+                        .progress(cfg.run().logEvery(), System.err)
                         .configJson(cfg.toJson()).build()) {
                     System.err.printf(Locale.ROOT, "train-teacher: %s, %d classes, %d training videos, %d epochs%n",
                             a.key(), trainSet.numClasses(), trainSet.size(), cfg.schedule().epochs());

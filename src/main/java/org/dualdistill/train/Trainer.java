@@ -13,6 +13,7 @@ import java.util.Objects;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.data.Batch;
@@ -80,6 +81,7 @@ public final class Trainer implements AutoCloseable {
     private final TeacherCache cache;
     private final List<String> teacherKeys;
     private final int checkpointEverySteps;
+    private final double labelSmoothing;
     private int resumeBatch; // batches of epoch `epoch` already done when resumed mid-epoch
     private final GradientSync gradientSync;
     private int epoch; // completed epochs
@@ -104,6 +106,7 @@ public final class Trainer implements AutoCloseable {
         this.configJson = b.configJson;
         this.cache = b.cache;
         this.checkpointEverySteps = b.checkpointEverySteps;
+        this.labelSmoothing = b.labelSmoothing;
         List<String> keys = new ArrayList<>();
         if (cache != null) {
             for (VideoModel t : teachers) {
@@ -319,7 +322,11 @@ public final class Trainer implements AutoCloseable {
             double ce;
             ObjectiveBreakdown bd = null;
             if (objective == null) {
-                Tensor l = torch.nll_loss(torch.log_softmax(so.logits(), 1), labels);
+                Tensor logp = torch.log_softmax(so.logits(), 1);
+                Tensor l = torch.nll_loss(logp, labels);
+                if (labelSmoothing > 0) { // PyTorch's cross_entropy(label_smoothing=e): (1-e) NLL + e mean_c(-log p_c)
+                    l = l.mul(new Scalar(1 - labelSmoothing)).add(logp.mean().neg().mul(new Scalar(labelSmoothing)));
+                }
                 if (gradientSync != null) {
                     gradientSync.beforeBackward(l);
                 }
@@ -439,6 +446,7 @@ public final class Trainer implements AutoCloseable {
         private String configJson;
         private TeacherCache cache;
         private int checkpointEverySteps;
+        private double labelSmoothing;
         private GradientSync gradientSync;
 
         private Builder(VideoModel student, TrainingOptimizer optimizer, CosineSchedule schedule, DataLoader loader) {
@@ -525,6 +533,19 @@ public final class Trainer implements AutoCloseable {
          * @return this
          */
         public Builder optGradientSync(GradientSync sync) { this.gradientSync = sync; return this; }
+
+        /**
+         * @param epsilon label smoothing of the cross-entropy when training without teachers, in [0, 1) (with an
+         *                objective, its own DATW config's label smoothing applies)
+         * @return this
+         */
+        public Builder labelSmoothing(double epsilon) {
+            if (!(epsilon >= 0 && epsilon < 1)) {
+                throw new IllegalArgumentException("labelSmoothing: must be in [0, 1), got " + epsilon);
+            }
+            this.labelSmoothing = epsilon;
+            return this;
+        }
 
         /** @param json the run configuration saved with each checkpoint; @return this */
         public Builder configJson(String json) { this.configJson = json; return this; }

@@ -157,8 +157,33 @@ class PipelineCommandsTest {
         assertCleanError(run("predict", "--model", exp2.toString(), notVideo.toString()), notVideo.toString());
     }
 
+    /** The seven-way ablation on the same data with the teachers trained above, fixed views and a disk teacher cache. */
     @Test
     @Order(2)
+    void ablationRunsSevenVariantsWithTheTrainedTeachers() throws Exception {
+        Path vit = dir.resolve("teachers/vit.safetensors");
+        Path cnn = dir.resolve("teachers/cnn.safetensors");
+        Path report = dir.resolve("ablation");
+        Path cache = dir.resolve("teacher-cache");
+        var r = run(with(new String[] {"ablation", "--data", data.toString(), "--vit-teacher", vit.toString(), "--cnn-teacher",
+                cnn.toString(), "--out", report.toString(), "--fixed-views", "--teacher-cache", cache.toString()}, TINY));
+        assertEquals(0, r.code(), r.out() + r.err());
+        for (String v : AblationRunner.VARIANTS) {
+            assertTrue(java.util.regex.Pattern.compile("(?m)^" + java.util.regex.Pattern.quote(v) + "\\s+\\d+\\.\\d\\s")
+                    .matcher(r.out()).find(), "row " + v + " missing in:\n" + r.out());
+        }
+        assertTrue(Files.isRegularFile(report.resolve("index.html")));
+        try (var files = Files.walk(cache)) {
+            assertTrue(files.anyMatch(f -> f.toString().endsWith(".bin")), "teacher outputs were cached on disk");
+        }
+        assertCleanError(run("ablation", "--data", data.toString(), "--vit-teacher", cnn.toString(), "--cnn-teacher",
+                cnn.toString()), "arch x3d");
+        assertCleanError(run("ablation", "--data", data.toString(), "--vit-teacher", vit.toString(), "--cnn-teacher",
+                cnn.toString(), "--teacher-cache", cache.toString()), "--fixed-views");
+    }
+
+    @Test
+    @Order(3)
     void missingFilesAreOneLineErrorsNamingThem() {
         Path nowhere = dir.resolve("nowhere");
         assertCleanError(run("evaluate", "--model", nowhere.toString(), "--data", data.toString()), nowhere.toString());
