@@ -20,6 +20,7 @@ import org.dualdistill.video.MultiViewSampler;
 import org.dualdistill.video.VideoTransform;
 import org.dualdistill.video.ViewSpec;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -35,8 +36,8 @@ import picocli.CommandLine.Option;
 @Command(name = "ablation", mixinStandardHelpOptions = true,
         description = "Run the 7-way distillation ablation (alone, KD ViT, KD CNN, uniform, DATW, +SDD, +RKD) on a dataset.")
 final class AblationCommand implements Callable<Integer> {
-    @Option(names = "--data", required = true, paramLabel = "DIR", description = "HMDB51-layout folder (class folders + splits/)")
-    Path data;
+    @Mixin
+    TrainingOptions opts = new TrainingOptions();
     @Option(names = "--vit-teacher", required = true, paramLabel = "FILE", description = "ViT teacher from train-teacher --arch mvit")
     Path vitTeacher;
     @Option(names = "--cnn-teacher", required = true, paramLabel = "FILE", description = "CNN teacher from train-teacher --arch x3d")
@@ -45,18 +46,6 @@ final class AblationCommand implements Callable<Integer> {
     Path out = Path.of("runs", "ablation");
     @Option(names = "--seeds", description = "student seeds per variant (default ${DEFAULT-VALUE})")
     int seeds = 1;
-    @Option(names = "--epochs", description = "student epochs per run (default: schedule.epochs of the config)")
-    Integer epochs;
-    @Option(names = "--batch", description = "clips per step (default: data.batchSize of the config)")
-    Integer batch;
-    @Option(names = "--seed", description = "first student seed (default: run.seed of the config)")
-    Long seed;
-    @Option(names = "--config", paramLabel = "FILE.json|FILE.yaml", description = "config applied onto the embedded demo preset")
-    Path config;
-    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "config override, repeatable")
-    List<String> sets = new ArrayList<>();
-    @Option(names = "--split", description = "HMDB51 split number (default ${DEFAULT-VALUE})")
-    int split = 1;
     @Option(names = "--fixed-views", description = "random window, fixed centre crop, no flip: teacher outputs are cached")
     boolean fixedViews;
     @Option(names = "--teacher-cache", paramLabel = "DIR", description = "keep teacher outputs in DIR across runs (with --fixed-views)")
@@ -72,9 +61,9 @@ final class AblationCommand implements Callable<Integer> {
         }
         long t0 = System.nanoTime();
         try {
-            TrainConfig cfg = CliSupport.resolveConfig(config, sets, epochs, batch, null, seed);
-            Hmdb51Dataset train = CliSupport.dataset(data, split, Hmdb51Dataset.Subset.TRAIN);
-            Hmdb51Dataset test = CliSupport.dataset(data, split, Hmdb51Dataset.Subset.TEST);
+            TrainConfig cfg = opts.config();
+            Hmdb51Dataset train = opts.dataset(Hmdb51Dataset.Subset.TRAIN);
+            Hmdb51Dataset test = opts.dataset(Hmdb51Dataset.Subset.TEST);
             TrainConfig.Data d = cfg.data();
             int t = d.clipLength();
             int crop = d.crop();
@@ -114,7 +103,7 @@ final class AblationCommand implements Callable<Integer> {
                                 ((MViT) vit).config().gmacs()),
                         new AblationRunner.TeacherRow("CNN/X3D", cnn, "cnn", cnnTop1, cnn.parameterCount(), ((X3d) cnn).gmacs(t, crop)));
                 AblationRunner.report(runs, seeds, params, gmacs, teachers, train.classNames(), out,
-                        List.of(data.toAbsolutePath() + " split " + split + ": " + train.size() + " training and " + test.size()
+                        List.of(opts.data.toAbsolutePath() + " split " + opts.split + ": " + train.size() + " training and " + test.size()
                                 + " test videos; teachers " + vitTeacher + " and " + cnnTeacher + "; " + ep
                                 + " student epochs per run" + (fixedViews ? ", fixed views with the teacher cache." : ".")),
                         (System.nanoTime() - t0) / 1e9);

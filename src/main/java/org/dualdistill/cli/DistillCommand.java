@@ -65,26 +65,12 @@ import picocli.CommandLine.Option;
 final class DistillCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @Option(names = "--data", required = true, paramLabel = "DIR", description = "HMDB51-layout folder (class folders + splits/)")
-    Path data;
-    @Option(names = "--epochs", description = "epochs (default: schedule.epochs of the config)")
-    Integer epochs;
-    @Option(names = "--batch", description = "clips per step (default: data.batchSize of the config)")
-    Integer batch;
-    @Option(names = "--lr", description = "peak learning rate (default: optimizer.lr of the config)")
-    Double lr;
-    @Option(names = "--seed", description = "master seed for LibTorch and the samplers (default: run.seed of the config)")
-    Long seed;
+    @Mixin
+    TrainingOptions opts = new TrainingOptions();
     @Option(names = "--out", paramLabel = "DIR", description = "writes metrics.jsonl and checkpoints/ here (default: nothing written)")
     Path out;
-    @Option(names = "--config", paramLabel = "FILE.json|FILE.yaml", description = "JSON or YAML config applied onto the embedded demo preset")
-    Path config;
-    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "config override, repeatable (e.g. optimizer.lr=0.01)")
-    List<String> sets = new ArrayList<>();
     @Option(names = "--ce-only", description = "plain cross-entropy training, no teachers")
     boolean ceOnly;
-    @Option(names = "--split", description = "HMDB51 split number (default ${DEFAULT-VALUE})")
-    int split = 1;
     @Option(names = "--resume", paramLabel = "DIR", description = "continue from a checkpoint folder, or from the latest epoch-NNNN in DIR")
     Path resume;
     @Mixin
@@ -114,9 +100,9 @@ final class DistillCommand implements Callable<Integer> {
         Hmdb51Dataset train;
         Hmdb51Dataset test;
         try {
-            cfg = CliSupport.resolveConfig(config, sets, epochs, batch, lr, seed);
-            train = CliSupport.dataset(data, split, Hmdb51Dataset.Subset.TRAIN);
-            test = CliSupport.dataset(data, split, Hmdb51Dataset.Subset.TEST);
+            cfg = opts.config();
+            train = opts.dataset(Hmdb51Dataset.Subset.TRAIN);
+            test = opts.dataset(Hmdb51Dataset.Subset.TEST);
             // the checkpoint's config then describes the student exactly, so evaluate/export can rebuild it
             cfg = cfg.withOverrides(CliSupport.studentOverrides(train.numClasses()));
         } catch (CliSupport.CliException e) {

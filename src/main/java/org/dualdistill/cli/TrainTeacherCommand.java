@@ -22,6 +22,7 @@ import org.dualdistill.video.ClipSampler;
 import org.dualdistill.video.MultiViewSampler;
 import org.dualdistill.video.ViewSpec;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -36,26 +37,12 @@ import picocli.CommandLine.Option;
 final class TrainTeacherCommand implements Callable<Integer> {
     private static final String VIEW = "teacher";
 
-    @Option(names = "--data", required = true, paramLabel = "DIR", description = "HMDB51-layout folder (class folders + splits/)")
-    Path data;
+    @Mixin
+    TrainingOptions opts = new TrainingOptions();
     @Option(names = "--arch", required = true, description = "mvit (the ViT teacher) or x3d (the CNN teacher)")
     String arch;
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "output .safetensors file")
     Path out;
-    @Option(names = "--epochs", description = "epochs (default: schedule.epochs of the config)")
-    Integer epochs;
-    @Option(names = "--batch", description = "clips per step (default: data.batchSize of the config)")
-    Integer batch;
-    @Option(names = "--lr", description = "peak learning rate (default: optimizer.lr of the config)")
-    Double lr;
-    @Option(names = "--seed", description = "master seed (default: run.seed of the config)")
-    Long seed;
-    @Option(names = "--config", paramLabel = "FILE.json|FILE.yaml", description = "config applied onto the embedded demo preset")
-    Path config;
-    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "config override, repeatable")
-    List<String> sets = new ArrayList<>();
-    @Option(names = "--split", description = "HMDB51 split number (default ${DEFAULT-VALUE})")
-    int split = 1;
 
     @Override
     public Integer call() {
@@ -68,9 +55,9 @@ final class TrainTeacherCommand implements Callable<Integer> {
             return CliSupport.fail("train-teacher", "--arch must be mvit or x3d, got \"" + arch + "\"");
         }
         try {
-            TrainConfig cfg = CliSupport.resolveConfig(config, sets, epochs, batch, lr, seed);
-            Hmdb51Dataset train = CliSupport.dataset(data, split, Hmdb51Dataset.Subset.TRAIN);
-            Hmdb51Dataset test = CliSupport.dataset(data, split, Hmdb51Dataset.Subset.TEST);
+            TrainConfig cfg = opts.config();
+            Hmdb51Dataset train = opts.dataset(Hmdb51Dataset.Subset.TRAIN);
+            Hmdb51Dataset test = opts.dataset(Hmdb51Dataset.Subset.TEST);
             return train(a, cfg, train, test);
         } catch (CliSupport.CliException e) {
             return CliSupport.fail("train-teacher", e.getMessage());

@@ -82,6 +82,8 @@ public final class Trainer implements AutoCloseable {
     private final List<String> teacherKeys;
     private final int checkpointEverySteps;
     private final double labelSmoothing;
+    private final torch.DeviceType autocastDevice;
+    private final torch.ScalarType autocastDtype;
     private int resumeBatch; // batches of epoch `epoch` already done when resumed mid-epoch
     private final GradientSync gradientSync;
     private int epoch; // completed epochs
@@ -107,6 +109,8 @@ public final class Trainer implements AutoCloseable {
         this.cache = b.cache;
         this.checkpointEverySteps = b.checkpointEverySteps;
         this.labelSmoothing = b.labelSmoothing;
+        this.autocastDevice = b.autocastDevice;
+        this.autocastDtype = b.autocastDtype;
         List<String> keys = new ArrayList<>();
         if (cache != null) {
             for (VideoModel t : teachers) {
@@ -316,7 +320,25 @@ public final class Trainer implements AutoCloseable {
             if (gradientSync != null) {
                 gradientSync.beforeForward();
             }
-            ModelOutput so = student.forward(b.data(studentView));
+            ModelOutput so;
+            List<TeacherOutputs> touts = new ArrayList<>(teachers.size());
+            enterAutocast();
+            try {
+                so = student.forward(b.data(studentView));
+                if (objective != null) {
+                    try (NoGradGuard g = new NoGradGuard()) {
+                        for (int i = 0; i < teachers.size(); i++) {
+                            touts.add(teacherOutputs(i, b, so.logits()));
+                        }
+                    }
+                }
+            } finally {
+                exitAutocast();
+            }
+            if (autocastDevice != null) { // losses in float32, as torch.autocast recommends
+                so = new ModelOutput(f32(so.logits()), f32(so.embedding()), f32(so.features()));
+                touts.replaceAll(t -> new TeacherOutputs(f32(t.logits()), f32(t.features()), f32(t.embedding())));
+            }
             Tensor labels = b.labels();
             double loss;
             double ce;
@@ -334,12 +356,6 @@ public final class Trainer implements AutoCloseable {
                 loss = l.item_double();
                 ce = loss;
             } else {
-                List<TeacherOutputs> touts = new ArrayList<>(teachers.size());
-                try (NoGradGuard g = new NoGradGuard()) {
-                    for (int i = 0; i < teachers.size(); i++) {
-                        touts.add(teacherOutputs(i, b, so.logits()));
-                    }
-                }
                 try (ObjectiveResult r = objective.compute(new StudentOutputs(so.logits(), so.features(), so.embedding()),
                         touts, labels)) {
                     if (gradientSync != null) {
@@ -405,6 +421,24 @@ public final class Trainer implements AutoCloseable {
         return out;
     }
 
+    private void enterAutocast() {
+        if (autocastDevice != null) {
+            torch.set_autocast_dtype(autocastDevice, autocastDtype);
+            torch.set_autocast_cache_enabled(false); // weights change every step: never reuse a cast copy
+            torch.set_autocast_enabled(autocastDevice, true);
+        }
+    }
+
+    private void exitAutocast() {
+        if (autocastDevice != null) {
+            torch.set_autocast_enabled(autocastDevice, false);
+        }
+    }
+
+    private static Tensor f32(Tensor t) {
+        return t == null ? null : t.to(torch.ScalarType.Float);
+    }
+
     /** @return the teacher-output cache, or null */
     public TeacherCache teacherCache() {
         return cache;
@@ -447,6 +481,8 @@ public final class Trainer implements AutoCloseable {
         private TeacherCache cache;
         private int checkpointEverySteps;
         private double labelSmoothing;
+        private torch.DeviceType autocastDevice;
+        private torch.ScalarType autocastDtype;
         private GradientSync gradientSync;
 
         private Builder(VideoModel student, TrainingOptimizer optimizer, CosineSchedule schedule, DataLoader loader) {
@@ -544,6 +580,24 @@ public final class Trainer implements AutoCloseable {
                 throw new IllegalArgumentException("labelSmoothing: must be in [0, 1), got " + epsilon);
             }
             this.labelSmoothing = epsilon;
+            return this;
+        }
+
+        /**
+         * Mixed precision: the student's and the teachers' forward passes run under LibTorch's autocast for
+         * {@code device} with {@code dtype} (bf16 on CUDA is the usual choice; CPU autocast also works); the objective
+         * and the losses are computed in float32, and the weights and optimizer state stay float32.
+         *
+         * @param device {@code torch.DeviceType.CUDA} or {@code CPU}, null = off
+         * @param dtype  {@code torch.ScalarType.BFloat16} or {@code Half}
+         * @return this
+         */
+        public Builder autocast(torch.DeviceType device, torch.ScalarType dtype) {
+            if (device != null && dtype == null) {
+                throw new IllegalArgumentException("autocast: a dtype is required");
+            }
+            this.autocastDevice = device;
+            this.autocastDtype = dtype;
             return this;
         }
 
