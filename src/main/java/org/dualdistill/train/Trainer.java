@@ -299,7 +299,12 @@ public final class Trainer implements AutoCloseable {
                 metrics.write(rec);
             }
             if (progressOut != null && (step % logEvery == 0 || !it.hasNext())) {
-                progressOut.println(progress.line(ep, step, r.loss, r.lr, cps));
+                String line = progress.line(ep, step, r.loss, r.lr, cps);
+                if (r.breakdown != null) { // the terms and DATW's mean teacher weights of this step
+                    line += String.format(java.util.Locale.ROOT, " | ce %.3f kd %.3f sdd %.3f rkd %.3f w %s", r.breakdown.ce(),
+                            r.breakdown.kd(), r.breakdown.sdd(), r.breakdown.rkd(), weights(r.breakdown.weightMean()));
+                }
+                progressOut.println(line);
             }
             if (checkpointDir != null && checkpointEverySteps > 0 && step % checkpointEverySteps == 0 && it.hasNext()) {
                 saveCheckpoint(checkpointDir.resolve(String.format("step-%08d", step)), ep, first + steps,
@@ -433,6 +438,14 @@ public final class Trainer implements AutoCloseable {
         if (autocastDevice != null) {
             torch.set_autocast_enabled(autocastDevice, false);
         }
+    }
+
+    private static String weights(double[] w) {
+        StringBuilder sb = new StringBuilder("[");
+        for (int i = 0; i < w.length; i++) {
+            sb.append(i == 0 ? "" : " ").append(String.format(java.util.Locale.ROOT, "%.2f", w[i]));
+        }
+        return sb.append(']').toString();
     }
 
     private static Tensor f32(Tensor t) {
