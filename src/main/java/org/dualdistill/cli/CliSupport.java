@@ -125,7 +125,17 @@ final class CliSupport {
     /** @return the CLI's reduced MViT for clips of {@code frames} frames (the ViT teacher); caller must close */
     static MViT mvit(long classes, int frames, int crop) {
         return new MViT(MViTConfig.builder().depth(2).embedDim(16).numHeads(1).stageStarts(1).numFrames(frames)
-                .cropSize(crop).numClasses(classes).dropPathRate(0).build());
+                .cropSize(crop).numClasses(classes).dropPathRate(0).kvStrideAdaptive(1, kvStride(crop), kvStride(crop))
+                .build());
+    }
+
+    /**
+     * Spatial kv-pooling stride of the reduced MViT: MViTv2-S's 8 suits its 56x56 token grid; on the 8x8 grid of a
+     * 32-pixel crop it let keys and values see only the top-left tokens (15 of 64 token positions had no influence on
+     * the output, and the teacher stayed at chance), so the stride scales with the grid: crop / 16, at least 1.
+     */
+    static long kvStride(int crop) {
+        return Math.max(1, crop / 16);
     }
 
     /** Teacher architectures {@code train-teacher} can build. */

@@ -205,7 +205,7 @@ final class DemoCommand implements Callable<Integer> {
         String stamp = Files.readString(dataDir.resolve("demo-dataset.txt")).strip();
         String s = String.join("|", "v2", stamp, "classes=" + nClasses, "T=" + T, "crop=" + CROP, "stride=" + STRIDE,
                 "epochs=" + tep, "optimizer=" + cfg.optimizer(), "batch=" + cfg.data().batchSize(),
-                "vit=depth2,dim16,heads1", "cnn=x3d w" + CliSupport.X3D_TEACHER_WIDTH + " d0.5 h64 p0.2", "teacher views=random crop 32..37");
+                "vit=depth2,dim16,heads1,kv" + CliSupport.kvStride(CROP), "cnn=x3d w" + CliSupport.X3D_TEACHER_WIDTH + " d0.5 h64 p0.2", "teacher views=random crop 32..37");
         try {
             byte[] h = MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(h, 0, 8);
