@@ -71,13 +71,13 @@ final class DemoCommand implements Callable<Integer> {
     Integer seeds;
     @Option(names = "--epochs", description = "student epochs per run (default 25, --quick 12)")
     Integer epochs;
-    @Option(names = "--teacher-epochs", description = "teacher epochs (default 60, --quick 30)")
+    @Option(names = "--teacher-epochs", description = "teacher epochs (default 50, --quick 30)")
     Integer teacherEpochs;
     @Option(names = "--seed", description = "master seed (dataset, teachers; student seeds are seed, seed+1, ...) (default ${DEFAULT-VALUE})")
     long seed = 0;
     @Option(names = "--classes", description = "classes, from move_left/right/up/down on (default 4)")
     Integer classes;
-    @Option(names = "--videos-per-class", description = "videos per class (default 150, --quick 60)")
+    @Option(names = "--videos-per-class", description = "videos per class (default 120, --quick 60)")
     Integer videosPerClass;
     @Option(names = "--batch", description = "clips per step (default ${DEFAULT-VALUE})")
     int batch = 16;
@@ -92,10 +92,10 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         int nClasses = classes != null ? classes : 4;
-        int vpc = videosPerClass != null ? videosPerClass : quick ? 60 : 150;
+        int vpc = videosPerClass != null ? videosPerClass : quick ? 60 : 120;
         int nSeeds = seeds != null ? seeds : quick ? 1 : 2;
         int ep = epochs != null ? epochs : quick ? 12 : 25;
-        int tep = teacherEpochs != null ? teacherEpochs : quick ? 30 : 60;
+        int tep = teacherEpochs != null ? teacherEpochs : quick ? 30 : 50;
         if (nClasses < 2 || nClasses > 10 || vpc < 3 || nSeeds < 1 || ep < 1 || tep < 1 || batch < 2) {
             return fail("need 2 <= classes <= 10, videos-per-class >= 3, batch >= 2, and seeds, epochs, teacher-epochs >= 1");
         }
