@@ -69,9 +69,9 @@ final class DemoCommand implements Callable<Integer> {
     Path data;
     @Option(names = "--seeds", description = "student seeds per variant (default 2, --quick 1)")
     Integer seeds;
-    @Option(names = "--epochs", description = "student epochs per run (default 25, --quick 12)")
+    @Option(names = "--epochs", description = "student epochs per run (default 25, --quick 10)")
     Integer epochs;
-    @Option(names = "--teacher-epochs", description = "teacher epochs (default 50, --quick 30)")
+    @Option(names = "--teacher-epochs", description = "teacher epochs (default 50, --quick 20)")
     Integer teacherEpochs;
     @Option(names = "--seed", description = "master seed (dataset, teachers; student seeds are seed, seed+1, ...) (default ${DEFAULT-VALUE})")
     long seed = 0;
@@ -94,8 +94,8 @@ final class DemoCommand implements Callable<Integer> {
         int nClasses = classes != null ? classes : 4;
         int vpc = videosPerClass != null ? videosPerClass : quick ? 60 : 120;
         int nSeeds = seeds != null ? seeds : quick ? 1 : 2;
-        int ep = epochs != null ? epochs : quick ? 12 : 25;
-        int tep = teacherEpochs != null ? teacherEpochs : quick ? 30 : 50;
+        int ep = epochs != null ? epochs : quick ? 10 : 25;
+        int tep = teacherEpochs != null ? teacherEpochs : quick ? 20 : 50;
         if (nClasses < 2 || nClasses > 10 || vpc < 3 || nSeeds < 1 || ep < 1 || tep < 1 || batch < 2) {
             return fail("need 2 <= classes <= 10, videos-per-class >= 3, batch >= 2, and seeds, epochs, teacher-epochs >= 1");
         }
