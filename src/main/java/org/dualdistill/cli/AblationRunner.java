@@ -161,7 +161,7 @@ final class AblationRunner {
         torch.manual_seed(s); // before the student exists: its initialization is seeded
         try (X3d student = CliSupport.x3d(numClasses, clipLength, crop, 0.0);
              DistillationObjective objective = teachers == null ? null
-                     : DistillCommand.objective(c.objective(), student, vit, cnn, clipLength, crop)) {
+                     : CliSupport.objective(c.objective(), student, vit, cnn, clipLength, crop)) {
             List<Trainer.EpochStats> h = fit(student, "student", objective, teachers, views, c, loader, epochs, cache);
             EvalResult r = Evaluator.evaluate(student, testLoader, "student", true, 0);
             double[] losses = h.stream().mapToDouble(Trainer.EpochStats::meanLoss).toArray();

@@ -25,6 +25,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.data.DataLoader;
 import org.dualdistill.data.Hmdb51Dataset;
 import org.dualdistill.data.VideoDataset;
+import org.dualdistill.distill.DistillationObjective;
 import org.dualdistill.export.ExportedStudent;
 import org.dualdistill.export.ModelCard;
 import org.dualdistill.export.StudentExport;
@@ -156,6 +157,23 @@ final class CliSupport {
         String key() {
             return name().toLowerCase(java.util.Locale.ROOT);
         }
+    }
+
+    /** The distillation objective of a run's config for this student and its two teachers; caller must close. */
+    static DistillationObjective objective(TrainConfig.Objective o, X3d student, VideoModel vit, VideoModel cnn, int t, int crop) {
+        DistillationObjective.Builder b = DistillationObjective.builder().studentChannels(channels(student, t, crop))
+                .vitChannels(channels(vit, 2 * t, crop)).cnnChannels(channels(cnn, t, crop))
+                .alphaCe(o.alphaCe()).alphaKd(o.alphaKd()).sddWeight(o.sddWeight()).rkdWeight(o.rkdWeight())
+                .hintWeight(o.hintWeight()).rkdDistanceWeight(o.rkdDistanceWeight()).rkdAngleWeight(o.rkdAngleWeight());
+        if (o.alignDim() > 0) {
+            b.dim(o.alignDim());
+        }
+        if (o.alignSeed() != 0) {
+            b.seed(o.alignSeed());
+        }
+        b.datw().weighting(o.weighting()).scoreMode(o.scoreMode()).normalization(o.normalization())
+                .temperature(o.temperature()).tauConf(o.tauConf()).tauWeight(o.tauWeight()).labelSmoothing(o.labelSmoothing());
+        return b.build();
     }
 
     /** Feature-map channels of a model for a clip of {@code t} frames, by one no-grad forward. */

@@ -150,10 +150,10 @@ final class DistillCommand implements Callable<Integer> {
         MultiViewSampler testViews = CliSupport.testViews(CliSupport.Geometry.of(d), 1, 1);
 
         torch.manual_seed(s); // before any model exists: every initialization is seeded
-        try (X3d student = x3d(classes, t, crop, 0.0);
+        try (X3d student = CliSupport.x3d(classes, t, crop, 0.0);
              VideoModel vit = ceOnly ? null : teacher(vitTeacher, CliSupport.TeacherArch.MVIT, trainSet, t, crop);
              VideoModel cnn = ceOnly ? null : teacher(cnnTeacher, CliSupport.TeacherArch.X3D, trainSet, t, crop);
-             DistillationObjective objective = ceOnly ? null : objective(cfg.objective(), student, vit, cnn, t, crop);
+             DistillationObjective objective = ceOnly ? null : CliSupport.objective(cfg.objective(), student, vit, cnn, t, crop);
              DataLoader loader = DataLoader.builder(trainSet, views.build()).optBatchSize(d.batchSize()).optWorkers(workers)
                      .optSeed(s).optShard(rank, world).build();
              DataLoader testLoader = DataLoader.builder(testSet, testViews).optBatchSize(d.batchSize()).optWorkers(workers)
@@ -250,11 +250,6 @@ final class DistillCommand implements Callable<Integer> {
         }
     }
 
-    /** @return the CLI's reduced X3D ({@link CliSupport#x3d}); caller must close */
-    static X3d x3d(long classes, int t, int crop, double dropout) {
-        return CliSupport.x3d(classes, t, crop, dropout);
-    }
-
     /** A teacher from a train-teacher file (strict), or a fresh one when {@code file} is null; caller must close. */
     private static VideoModel teacher(Path file, CliSupport.TeacherArch arch, Hmdb51Dataset train, int t, int crop)
             throws CliSupport.CliException {
@@ -265,27 +260,6 @@ final class DistillCommand implements Callable<Integer> {
                 arch == CliSupport.TeacherArch.MVIT ? "--vit-teacher" : "--cnn-teacher");
         System.err.println("distill: loaded the " + arch.key() + " teacher from " + file);
         return m;
-    }
-
-    static DistillationObjective objective(TrainConfig.Objective o, X3d student, VideoModel vit, VideoModel cnn, int t, int crop) {
-        DistillationObjective.Builder b = DistillationObjective.builder().studentChannels(channels(student, t, crop))
-                .vitChannels(channels(vit, 2 * t, crop)).cnnChannels(channels(cnn, t, crop))
-                .alphaCe(o.alphaCe()).alphaKd(o.alphaKd()).sddWeight(o.sddWeight()).rkdWeight(o.rkdWeight())
-                .hintWeight(o.hintWeight()).rkdDistanceWeight(o.rkdDistanceWeight()).rkdAngleWeight(o.rkdAngleWeight());
-        if (o.alignDim() > 0) {
-            b.dim(o.alignDim());
-        }
-        if (o.alignSeed() != 0) {
-            b.seed(o.alignSeed());
-        }
-        b.datw().weighting(o.weighting()).scoreMode(o.scoreMode()).normalization(o.normalization())
-                .temperature(o.temperature()).tauConf(o.tauConf()).tauWeight(o.tauWeight()).labelSmoothing(o.labelSmoothing());
-        return b.build();
-    }
-
-    /** Feature-map channels of a model for a clip of {@code t} frames, by one no-grad forward. */
-    static long channels(VideoModel m, int t, int crop) {
-        return CliSupport.channels(m, t, crop);
     }
 
     private static int fail(String message) {
