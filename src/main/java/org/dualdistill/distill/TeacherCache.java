@@ -4,7 +4,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -403,8 +402,7 @@ public final class TeacherCache implements AutoCloseable {
         out.write(bb.array());
     }
 
-    private static float[] floats(InputStream in0) throws IOException {
-        DataInputStream in = (DataInputStream) in0;
+    private static float[] floats(DataInputStream in) throws IOException {
         int n = in.readInt();
         if (n < 0 || n > (1 << 28)) {
             throw new IOException("bad length " + n);
