@@ -18,7 +18,8 @@ Runs with Debian's python3-torch 1.13 (no safetensors package: the format is wri
     /usr/bin/python3 native/dev/slowfast_ref.py golden src/test/resources/fixtures
         slowfast_tiny.safetensors     random weights and BN statistics of a shrunk model (pytorchvideo names)
         slowfast_tiny_io.safetensors  its input (the fast clip), and in eval mode, computed in float64: logits,
-                                      embedding, features, the res5 map of each pathway, every level's outputs
+                                      embedding, features, the res5 map of each pathway, every level's outputs,
+                                      and the conv + linear MACs of one clip counted by forward hooks
 
 The model takes the fast clip [B, 3, T, H, W] and takes the slow pathway out of it with PySlowFast's and
 pytorchvideo's PackPathway rule: frames linspace(0, T-1, T // alpha) truncated to integers.
@@ -343,9 +344,10 @@ def count_macs(model, clip):
 def gmacs():
     torch.set_num_threads(2)
     m = SlowFastRef()
-    macs, out = count_macs(m, torch.zeros(1, 3, 32, 224, 224))
-    print("canonical view (fast 32x224x224, slow 8x224x224): %d MACs = %.4f GMACs; logits %s, features %s"
-          % (macs, macs / 1e9, tuple(out[0].shape), tuple(out[2].shape)))
+    for crop in (224, 256):  # training crop; test crop (full-convolution head: 2x2 pooled positions)
+        macs, out = count_macs(m, torch.zeros(1, 3, 32, crop, crop))
+        print("fast 32x%dx%d, slow 8x%dx%d: %d MACs = %.4f GMACs; logits %s, features %s"
+              % (crop, crop, crop, crop, macs, macs / 1e9, tuple(out[0].shape), tuple(out[2].shape)))
 
 
 TINY = dict(classes=5, width=8, beta_inv=8, alpha=4, fusion_ratio=2, fusion_kernel=7, depth=50, frames=8, crop=32)
@@ -384,6 +386,8 @@ def golden(outdir):
     io = OrderedDict(input=clip, logits=logits, embedding=emb, features=feats, slow_res5=slow5, fast_res5=fast5)
     io.update(trace)
     io = OrderedDict((k, v.float()) for k, v in io.items())
+    macs, _ = count_macs(m, clip.double())  # per clip, counted by hooks on the convolutions and the linear head
+    io["macs_per_clip"] = torch.tensor([macs], dtype=torch.int64)
     meta = {"model": "SlowFast depth 50, width 8, beta 1/8, alpha 4, fusion (7,1,1) ratio 2, built for 8x32 (head "
                      "pool (2,1,1)/(8,1,1)), 5 classes; input [2,3,8,32,64]",
             "by": "native/dev/slowfast_ref.py golden (torch %s, float64 reference)" % torch.__version__}

@@ -1,0 +1,69 @@
+package org.dualdistill.model.slowfast;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.dualdistill.TestTensors;
+import org.dualdistill.internal.torch.TensorBridge;
+import org.dualdistill.model.io.SafeTensors;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The SlowFast forward against an independent PyTorch implementation of pytorchvideo's {@code create_slowfast}
+ * ({@code native/dev/slowfast_ref.py}, written from reading pytorchvideo, not from this code; its logits also agree
+ * with pytorchvideo's own builder to 1.5e-8 when that package is importable). The script draws random weights and BN
+ * statistics for a shrunk model (R50 block structure 3/4/6/3, width 8, beta 1/8, alpha 4, fusion (7,1,1) ratio 2,
+ * built for 8x32, 5 classes) into {@code fixtures/slowfast_tiny.safetensors} under pytorchvideo's names, and its
+ * input [2, 3, 8, 32, 64] (a 1x2 res5 map, so the head pool slides over two positions), float64 eval outputs and
+ * hook-counted MACs into {@code fixtures/slowfast_tiny_io.safetensors}.
+ * Regenerate with {@code /usr/bin/python3 native/dev/slowfast_ref.py golden src/test/resources/fixtures}.
+ */
+class SlowFastGoldenTest {
+    /** float32 against the float64 reference, outputs of magnitude up to ~3 */
+    private static final double TOL = 1e-4;
+
+    static SlowFast tiny() {
+        return SlowFast.builder().width(8).betaInv(8).alpha(4).numClasses(5).frames(8).crop(32).build();
+    }
+
+    static void assertClose(Tensor want, Tensor got, String what) {
+        assertArrayEquals(TensorBridge.shape(want), TensorBridge.shape(got), what + " shape");
+        float[] w = TestTensors.toFloats(want.contiguous());
+        float[] g = TestTensors.toFloats(got.contiguous());
+        double d = TestTensors.maxAbsDiff(w, g);
+        assertTrue(d <= TOL, what + ": max |java - reference| = " + d + " > " + TOL + " (max |reference| "
+                + TestTensors.maxAbs(w) + ")");
+    }
+
+    @Test
+    void forwardMatchesIndependentReference() throws Exception {
+        try (SlowFast m = tiny(); PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            SafeTensors.LoadReport r = SafeTensors.loadInto(m.module(), SlowFastTest.resource("fixtures/slowfast_tiny.safetensors"),
+                    SafeTensors.Mode.STRICT, null);
+            assertTrue(r.missing().isEmpty() && r.unexpected().isEmpty(), r.toString());
+            m.module().train(false);
+            Map<String, Tensor> io = SafeTensors.readAll(SlowFastTest.resource("fixtures/slowfast_tiny_io.safetensors"));
+            SlowFast.Taps taps = m.forwardTaps(io.get("input"));
+            assertClose(io.get("slow_res5"), taps.slowRes5(), "slow res5");
+            assertClose(io.get("fast_res5"), taps.fastRes5(), "fast res5");
+            assertClose(io.get("features"), taps.output().features(), "features (slow + time-pooled fast res5)");
+            assertClose(io.get("embedding"), taps.output().embedding(), "embedding");
+            assertClose(io.get("logits"), taps.output().logits(), "logits");
+        }
+    }
+
+    @Test
+    void gmacsMatchTheHookCountOfTheReference() throws Exception {
+        try (SlowFast m = tiny(); PointerScope scope = new PointerScope()) {
+            Map<String, Tensor> io = SafeTensors.readAll(SlowFastTest.resource("fixtures/slowfast_tiny_io.safetensors"));
+            long macs = io.get("macs_per_clip").item_long();
+            assertEquals(macs / 1e9, m.config().gmacs(8, 32, 64), 1e-12, "conv + linear MACs of one [3, 8, 32, 64] clip");
+        }
+    }
+}
