@@ -20,6 +20,16 @@ Runs with Debian's python3-torch 1.13 (no safetensors package: the format is wri
         slowfast_tiny_io.safetensors  its input (the fast clip), and in eval mode, computed in float64: logits,
                                       embedding, features, the res5 map of each pathway, every level's outputs,
                                       and the conv + linear MACs of one clip counted by forward hooks
+    /usr/bin/python3 native/dev/slowfast_ref.py crosscheck src/test/resources
+        only where pytorchvideo itself is importable (PYTHONPATH; never part of this repo): builds create_slowfast()
+        and compares its parameter list with the TSV, then loads the tiny fixture into create_slowfast(stem_dim_outs=
+        (8, 1), model_num_class=5, head_pool_kernel_sizes=((2, 1, 1), (8, 1, 1))) and compares its logits with the
+        golden ones. Run on 2026-12-03 against pytorchvideo f3142bb0 (its models/ and layers/ modules, with
+        torchvision and fvcore stubbed out): identical 332-entry list, 34,566,488 parameters, logits within 1.5e-8.
+        The same day PySlowFast 287ec007's SlowFast class itself (video_model_builder.py and its helpers, logging,
+        registry, weight init and detectron2 stubbed out, cfg = defaults + SLOWFAST_8x8_R50.yaml) gave a state_dict
+        identical to slowfast_r50_k400_pyslowfast.tsv, names, shapes and order (662 entries, 34,566,488 parameters).
+        Neither codebase nor the stubs are kept here.
 
 The model takes the fast clip [B, 3, T, H, W] and takes the slow pathway out of it with PySlowFast's and
 pytorchvideo's PackPathway rule: frames linspace(0, T-1, T // alpha) truncated to integers.
@@ -398,6 +408,42 @@ def golden(outdir):
                                                                          feats.abs().max().item()))
 
 
+def crosscheck(resources):
+    import struct as _s
+    from pytorchvideo.models.slowfast import create_slowfast  # noqa: only for this check, never a dependency
+
+    def read(path):
+        with open(path, "rb") as f:
+            blob = f.read()
+        (n,) = _s.unpack("<Q", blob[:8])
+        header = json.loads(blob[8:8 + n].decode("utf-8"))
+        out = OrderedDict()
+        for k, e in header.items():
+            if k == "__metadata__":
+                continue
+            dt = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64}[e["dtype"]]
+            b, en = e["data_offsets"]
+            out[k] = torch.frombuffer(bytearray(blob[8 + n + b:8 + n + en]), dtype=dt).reshape(e["shape"]).clone()
+        return out
+
+    ptv = create_slowfast()
+    rows = ["%s\t%s" % (k, shape_str(p)) for k, p in ptv.named_parameters()]
+    with open(resources + "/reference/slowfast_r50_k400_parameters.tsv") as f:
+        ref = [l.rstrip("\n") for l in f if not l.startswith("#") and not l.startswith("name\t")]
+    print("parameter list identical: %s (%d entries, %d parameters)"
+          % (rows == ref, len(rows), sum(p.numel() for p in ptv.parameters())))
+    tiny = create_slowfast(stem_dim_outs=(8, 1), model_num_class=5,
+                           head_pool_kernel_sizes=((2, 1, 1), (8, 1, 1))).double()
+    w = read(resources + "/fixtures/slowfast_tiny.safetensors")
+    tiny.load_state_dict(OrderedDict((k, v.double() if v.is_floating_point() else v) for k, v in w.items()))
+    tiny.eval()
+    io = read(resources + "/fixtures/slowfast_tiny_io.safetensors")
+    x = io["input"].double()
+    with torch.no_grad():
+        y = tiny([torch.index_select(x, 2, slow_frames(x.shape[2], 4)), x])
+    print("max |pytorchvideo - golden| logits %.3e" % (y - io["logits"].double()).abs().max().item())
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "lists":
         lists(sys.argv[2])
@@ -405,5 +451,7 @@ if __name__ == "__main__":
         gmacs()
     elif len(sys.argv) >= 3 and sys.argv[1] == "golden":
         golden(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "crosscheck":
+        crosscheck(sys.argv[2])
     else:
         raise SystemExit(__doc__)

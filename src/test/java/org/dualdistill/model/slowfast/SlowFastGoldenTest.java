@@ -25,8 +25,8 @@ import org.junit.jupiter.api.Test;
  * Regenerate with {@code /usr/bin/python3 native/dev/slowfast_ref.py golden src/test/resources/fixtures}.
  */
 class SlowFastGoldenTest {
-    /** float32 against the float64 reference, outputs of magnitude up to ~3 */
-    private static final double TOL = 1e-4;
+    /** float32 against the float64 reference (outputs up to ~3): observed differences are up to ~1e-6 */
+    private static final double TOL = 1e-5;
 
     static SlowFast tiny() {
         return SlowFast.builder().width(8).betaInv(8).alpha(4).numClasses(5).frames(8).crop(32).build();
