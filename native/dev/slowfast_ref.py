@@ -19,6 +19,8 @@ Runs with Debian's python3-torch 1.13 (no safetensors package: the format is wri
         slowfast_tiny.safetensors     random weights and BN statistics of a shrunk model (pytorchvideo names)
         slowfast_tiny_io.safetensors  its input (the fast clip), and in eval mode, computed in float64: logits,
                                       embedding, features, the res5 map of each pathway, every level's outputs,
+                                      loss = cross_entropy(logits, labels) + mean(features^2) and the gradient of
+                                      the stems, fusions, each stage's first conv_a and the head,
                                       and the conv + linear MACs of one clip counted by forward hooks
     /usr/bin/python3 native/dev/slowfast_ref.py crosscheck src/test/resources
         only where pytorchvideo itself is importable (PYTHONPATH; never part of this repo): builds create_slowfast()
@@ -391,13 +393,24 @@ def golden(outdir):
     # (2,1,1)/(8,1,1) of the 8x32 build slides over 2 positions
     clip = torch.randn(2, 3, 8, 32, 64).float()
     trace = OrderedDict()
-    with torch.no_grad():
-        logits, emb, feats, slow5, fast5 = m(clip.double(), trace)
+    labels = torch.tensor([1, 3])
+    m.zero_grad()
+    logits, emb, feats, slow5, fast5 = m(clip.double(), trace)
+    loss = F.cross_entropy(logits, labels) + feats.pow(2).mean()
+    loss.backward()
     io = OrderedDict(input=clip, logits=logits, embedding=emb, features=feats, slow_res5=slow5, fast_res5=fast5)
-    io.update(trace)
+    io = OrderedDict((k, v.detach()) for k, v in io.items())
+    io.update((k, v.detach()) for k, v in trace.items())
+    io["loss"] = loss.detach().reshape(1)
+    # gradients of a sample of parameters (all of them would be 2 MB): stems, fusions, each stage's first conv_a, head
+    for name, prm in m.named_parameters():
+        if name.startswith("blocks.0.") or "multipathway_fusion" in name or "res_blocks.0.branch2.conv_a" in name \
+                or name.startswith("blocks.6."):
+            io["grad." + name] = prm.grad.detach()
     io = OrderedDict((k, v.float()) for k, v in io.items())
     macs, _ = count_macs(m, clip.double())  # per clip, counted by hooks on the convolutions and the linear head
     io["macs_per_clip"] = torch.tensor([macs], dtype=torch.int64)
+    io["labels"] = labels
     meta = {"model": "SlowFast depth 50, width 8, beta 1/8, alpha 4, fusion (7,1,1) ratio 2, built for 8x32 (head "
                      "pool (2,1,1)/(8,1,1)), 5 classes; input [2,3,8,32,64]",
             "by": "native/dev/slowfast_ref.py golden (torch %s, float64 reference)" % torch.__version__}

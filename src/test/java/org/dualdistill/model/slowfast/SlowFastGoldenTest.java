@@ -8,9 +8,13 @@ import java.util.Map;
 
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.TestTensors;
 import org.dualdistill.internal.torch.TensorBridge;
+import org.dualdistill.model.ModelOutput;
 import org.dualdistill.model.io.SafeTensors;
 import org.junit.jupiter.api.Test;
 
@@ -20,8 +24,9 @@ import org.junit.jupiter.api.Test;
  * with pytorchvideo's own builder to 1.5e-8 when that package is importable). The script draws random weights and BN
  * statistics for a shrunk model (R50 block structure 3/4/6/3, width 8, beta 1/8, alpha 4, fusion (7,1,1) ratio 2,
  * built for 8x32, 5 classes) into {@code fixtures/slowfast_tiny.safetensors} under pytorchvideo's names, and its
- * input [2, 3, 8, 32, 64] (a 1x2 res5 map, so the head pool slides over two positions), float64 eval outputs and
- * hook-counted MACs into {@code fixtures/slowfast_tiny_io.safetensors}.
+ * input [2, 3, 8, 32, 64] (a 1x2 res5 map, so the head pool slides over two positions), float64 eval outputs, the
+ * loss cross_entropy(logits, labels) + mean(features^2) with the gradients of the stems, fusions, each stage's first
+ * conv_a and the head, and hook-counted MACs into {@code fixtures/slowfast_tiny_io.safetensors}.
  * Regenerate with {@code /usr/bin/python3 native/dev/slowfast_ref.py golden src/test/resources/fixtures}.
  */
 class SlowFastGoldenTest {
@@ -55,6 +60,35 @@ class SlowFastGoldenTest {
             assertClose(io.get("features"), taps.output().features(), "features (slow + time-pooled fast res5)");
             assertClose(io.get("embedding"), taps.output().embedding(), "embedding");
             assertClose(io.get("logits"), taps.output().logits(), "logits");
+        }
+    }
+
+    @Test
+    void gradientsMatchIndependentReference() throws Exception {
+        try (SlowFast m = tiny(); PointerScope scope = new PointerScope()) {
+            SafeTensors.loadInto(m.module(), SlowFastTest.resource("fixtures/slowfast_tiny.safetensors"), SafeTensors.Mode.STRICT, null);
+            m.module().train(false); // running statistics and no dropout, as the reference
+            Map<String, Tensor> io = SafeTensors.readAll(SlowFastTest.resource("fixtures/slowfast_tiny_io.safetensors"));
+            ModelOutput out = m.forward(io.get("input"));
+            Tensor loss = torch.cross_entropy_loss(out.logits(), io.get("labels"))
+                    .add(out.features().pow(new Scalar(2.0)).mean());
+            assertEquals(io.get("loss").item_double(), loss.item_double(), TOL, "loss");
+            loss.backward();
+            StringTensorDict params = m.module().named_parameters();
+            int checked = 0;
+            for (long i = 0; i < params.size(); i++) {
+                String name = params.get(i).key().getString();
+                Tensor grad = params.get(i).value().grad();
+                assertTrue(grad.defined(), "no gradient reached " + name);
+                Tensor want = io.get("grad." + name);
+                if (want != null) {
+                    assertClose(want, grad, "grad of " + name);
+                    checked++;
+                }
+            }
+            assertEquals(io.keySet().stream().filter(k -> k.startsWith("grad.")).count(), checked,
+                    "every reference gradient has a parameter");
+            assertTrue(checked >= 20, "checked " + checked);
         }
     }
 
