@@ -86,6 +86,10 @@ public final class Trainer implements AutoCloseable {
     private final torch.ScalarType autocastDtype;
     private int resumeBatch; // batches of epoch `epoch` already done when resumed mid-epoch
     private final GradientSync gradientSync;
+    private final NonFinitePolicy onNonFinite;
+    private final int maxNonFiniteSkips;
+    private int consecutiveSkips; // non-finite steps dropped in a row (NonFinitePolicy.SKIP)
+    private long skippedSteps; // non-finite steps dropped by this trainer
     private int epoch; // completed epochs
     private long step; // completed optimizer steps
     private final List<EpochStats> history = new ArrayList<>();
@@ -119,6 +123,8 @@ public final class Trainer implements AutoCloseable {
         }
         this.teacherKeys = List.copyOf(keys);
         this.gradientSync = b.gradientSync;
+        this.onNonFinite = b.onNonFinite;
+        this.maxNonFiniteSkips = b.maxNonFiniteSkips;
         if (teachers.size() != teacherViews.size()) {
             throw new IllegalArgumentException("need one view per teacher: " + teachers.size() + " teachers, views "
                     + teacherViews);
@@ -231,6 +237,8 @@ public final class Trainer implements AutoCloseable {
                 rec.put("loss", es.meanLoss());
                 rec.put("ce", es.meanCe());
                 rec.put("seconds", es.seconds());
+                rec.put("skippedSteps", skippedSteps);
+                rec.put("unusableVideos", loader.stats().skippedFiles());
                 metrics.write(rec);
             }
             if (checkpointDir != null && epoch % checkpointEvery == 0) {
@@ -263,6 +271,7 @@ public final class Trainer implements AutoCloseable {
         int first = resumeBatch;
         resumeBatch = 0;
         Iterator<Batch> it = loader.epoch(ep, first).iterator();
+        long batchesDone = 0; // batches of this call consumed, dropped steps included (the position in the epoch)
         while (it.hasNext()) {
             long s0 = System.nanoTime();
             StepResult r;
@@ -272,13 +281,19 @@ public final class Trainer implements AutoCloseable {
                 r = trainStep(b);
             }
             step++;
-            steps++;
-            clips += n;
-            lossSum += r.loss;
-            ceSum += r.ce;
+            batchesDone++;
+            if (r.nonFiniteTerm != null) {
+                onNonFinite(ep, r);
+            } else {
+                consecutiveSkips = 0;
+                steps++;
+                clips += n;
+                lossSum += r.loss;
+                ceSum += r.ce;
+            }
             double secs = (System.nanoTime() - s0) / 1e9;
             double cps = n / Math.max(secs, 1e-9);
-            if (metrics != null) {
+            if (metrics != null && r.nonFiniteTerm == null) {
                 Map<String, Object> rec = new LinkedHashMap<>();
                 rec.put("type", "step");
                 rec.put("epoch", ep);
@@ -298,7 +313,7 @@ public final class Trainer implements AutoCloseable {
                 rec.put("clipsPerSec", cps);
                 metrics.write(rec);
             }
-            if (progressOut != null && (step % logEvery == 0 || !it.hasNext())) {
+            if (progressOut != null && r.nonFiniteTerm == null && (step % logEvery == 0 || !it.hasNext())) {
                 String line = progress.line(ep, step, r.loss, r.lr, cps);
                 if (r.breakdown != null) { // the terms and DATW's mean teacher weights of this step
                     line += String.format(java.util.Locale.ROOT, " | ce %.3f kd %.3f sdd %.3f rkd %.3f w %s", r.breakdown.ce(),
@@ -307,15 +322,82 @@ public final class Trainer implements AutoCloseable {
                 progressOut.println(line);
             }
             if (checkpointDir != null && checkpointEverySteps > 0 && step % checkpointEverySteps == 0 && it.hasNext()) {
-                saveCheckpoint(checkpointDir.resolve(String.format("step-%08d", step)), ep, first + steps,
+                saveCheckpoint(checkpointDir.resolve(String.format("step-%08d", step)), ep, first + batchesDone,
                         Map.of("loss", r.loss, "ce", r.ce));
             }
         }
+        reportSkippedVideos();
         return new EpochStats(ep, steps, clips, steps == 0 ? Double.NaN : lossSum / steps,
                 steps == 0 ? Double.NaN : ceSum / steps, (System.nanoTime() - t0) / 1e9);
     }
 
-    private record StepResult(double loss, double ce, ObjectiveBreakdown breakdown, double lr, double gradNorm) {
+    /** Prints the loader's one-line summary of unusable videos, when files were skipped since the last one. */
+    private void reportSkippedVideos() {
+        String line = loader.skipSummary();
+        if (line != null && progressOut != null) {
+            progressOut.println(line);
+        }
+    }
+
+    /**
+     * One step's values; {@code nonFiniteTerm} names the first NaN/infinite one ({@link #nonFiniteTerm}), in which case
+     * the optimizer step was not taken and {@code nonFiniteValue} holds the value.
+     */
+    private record StepResult(double loss, double ce, ObjectiveBreakdown breakdown, double lr, double gradNorm,
+                              String nonFiniteTerm, double nonFiniteValue, String detail) {
+        StepResult(double loss, double ce, ObjectiveBreakdown breakdown, double lr, double gradNorm) {
+            this(loss, ce, breakdown, lr, gradNorm, null, 0, null);
+        }
+    }
+
+    /** A non-finite step: stop, or drop it and count (the optimizer step was not taken). */
+    private void onNonFinite(int ep, StepResult r) {
+        if (onNonFinite == NonFinitePolicy.STOP || consecutiveSkips >= maxNonFiniteSkips || gradientSync != null
+                && r.detail != null) { // replicas may not all have reached backward: never skip there
+            throw new NonFiniteException(step, r.nonFiniteTerm, r.nonFiniteValue, r.lr, consecutiveSkips, r.detail);
+        }
+        consecutiveSkips++;
+        skippedSteps++;
+        String what = r.nonFiniteTerm.equals("gradient norm") ? "the gradient norm" : "the " + r.nonFiniteTerm + " loss";
+        if (metrics != null) {
+            Map<String, Object> rec = new LinkedHashMap<>();
+            rec.put("type", "skip");
+            rec.put("epoch", ep);
+            rec.put("step", step);
+            rec.put("term", r.nonFiniteTerm);
+            rec.put("value", Double.toString(r.nonFiniteValue));
+            rec.put("lr", r.lr);
+            rec.put("consecutive", consecutiveSkips);
+            metrics.write(rec);
+        }
+        if (progressOut != null) {
+            progressOut.println(String.format(java.util.Locale.ROOT, "step %d: skipped, %s is %s (lr %.6g); %d of at most "
+                    + "%d consecutive skips", step, what, Double.toString(r.nonFiniteValue), r.lr, consecutiveSkips,
+                    maxNonFiniteSkips));
+        }
+    }
+
+    /** @return non-finite steps dropped under {@link NonFinitePolicy#SKIP} by this trainer */
+    public long skippedSteps() {
+        return skippedSteps;
+    }
+
+    /**
+     * The first non-finite value of a step, checked in the order ce, kd, sdd, rkd, hint, total, gradient norm. The
+     * terms and the norm are already host scalars (the breakdown and the norm each cost their one synchronisation), so
+     * this adds no device work.
+     *
+     * @return {term, value} or null when all are finite
+     */
+    private static Object[] nonFiniteTerm(double loss, double ce, ObjectiveBreakdown bd, double gradNorm) {
+        String[] names = bd == null ? new String[] {"ce", "total"} : new String[] {"ce", "kd", "sdd", "rkd", "hint", "total"};
+        double[] values = bd == null ? new double[] {ce, loss} : new double[] {bd.ce(), bd.kd(), bd.sdd(), bd.rkd(), bd.hint(), loss};
+        for (int i = 0; i < names.length; i++) {
+            if (!Double.isFinite(values[i])) {
+                return new Object[] {names[i], values[i]};
+            }
+        }
+        return Double.isFinite(gradNorm) ? null : new Object[] {"gradient norm", gradNorm};
     }
 
     private StepResult trainStep(Batch b) {
@@ -361,8 +443,17 @@ public final class Trainer implements AutoCloseable {
                 loss = l.item_double();
                 ce = loss;
             } else {
-                try (ObjectiveResult r = objective.compute(new StudentOutputs(so.logits(), so.features(), so.embedding()),
-                        touts, labels)) {
+                ObjectiveResult computed;
+                try {
+                    computed = objective.compute(new StudentOutputs(so.logits(), so.features(), so.embedding()), touts, labels);
+                } catch (IllegalArgumentException e) {
+                    StepResult bad = nonFiniteStudent(so); // the losses refuse NaN/inf inputs: say which term it hits
+                    if (bad == null) {
+                        throw e;
+                    }
+                    return bad;
+                }
+                try (ObjectiveResult r = computed) {
                     if (gradientSync != null) {
                         gradientSync.beforeBackward(r.loss());
                     }
@@ -378,9 +469,33 @@ public final class Trainer implements AutoCloseable {
             double norm = clipGradNorm > 0 ? GradientClipping.clip(optimizer, clipGradNorm)
                     : GradientClipping.globalNorm(trainableModules());
             double lr = schedule.apply(optimizer);
+            Object[] bad = nonFiniteTerm(loss, ce, bd, norm);
+            if (bad != null) { // GradScaler's rule: never apply an update computed from a non-finite loss or gradient
+                return new StepResult(loss, ce, bd, lr, norm, (String) bad[0], (Double) bad[1], null);
+            }
             optimizer.step();
             return new StepResult(loss, ce, bd, lr, norm);
         }
+    }
+
+    /**
+     * Called when the objective refused its inputs: when a student output holds NaN/inf (the weights diverged), the
+     * step's non-finite result naming the first loss term that output feeds (logits: ce, features: sdd, embedding:
+     * rkd); otherwise null (the refusal has another cause). One host synchronisation per output, on this failure
+     * path only.
+     */
+    private StepResult nonFiniteStudent(ModelOutput so) {
+        String[] terms = {"ce", "sdd", "rkd"};
+        String[] names = {"student logits", "student features", "student embedding"};
+        Tensor[] outs = {so.logits(), so.features(), so.embedding()};
+        for (int i = 0; i < outs.length; i++) {
+            if (outs[i] != null && !torch.all(torch.isfinite(outs[i].detach())).item_bool()) {
+                double lr = schedule.apply(optimizer);
+                return new StepResult(Double.NaN, Double.NaN, null, lr, Double.NaN, terms[i], Double.NaN,
+                        names[i] + " hold NaN or infinity");
+            }
+        }
+        return null;
     }
 
     /** Teacher i's outputs for the batch: from the cache when every sample is there, else one forward (cached after). */
@@ -497,6 +612,8 @@ public final class Trainer implements AutoCloseable {
         private torch.DeviceType autocastDevice;
         private torch.ScalarType autocastDtype;
         private GradientSync gradientSync;
+        private NonFinitePolicy onNonFinite = NonFinitePolicy.STOP;
+        private int maxNonFiniteSkips = 5;
 
         private Builder(VideoModel student, TrainingOptimizer optimizer, CosineSchedule schedule, DataLoader loader) {
             this.student = Objects.requireNonNull(student, "student");
@@ -611,6 +728,23 @@ public final class Trainer implements AutoCloseable {
             }
             this.autocastDevice = device;
             this.autocastDtype = dtype;
+            return this;
+        }
+
+        /**
+         * What to do when a step's loss (a term or the total) or global gradient norm is NaN or infinite
+         * ({@code run.onNonFinite}, {@code run.maxNonFiniteSkips}). Default: {@link NonFinitePolicy#STOP}, 5.
+         *
+         * @param policy   stop at once, or drop such steps
+         * @param maxSkips under {@link NonFinitePolicy#SKIP}, the most consecutive dropped steps before stopping (>= 0)
+         * @return this
+         */
+        public Builder onNonFinite(NonFinitePolicy policy, int maxSkips) {
+            if (maxSkips < 0) {
+                throw new IllegalArgumentException("maxNonFiniteSkips: must be >= 0, got " + maxSkips);
+            }
+            this.onNonFinite = Objects.requireNonNull(policy, "policy");
+            this.maxNonFiniteSkips = maxSkips;
             return this;
         }
 
