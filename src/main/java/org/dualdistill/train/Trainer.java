@@ -447,7 +447,7 @@ public final class Trainer implements AutoCloseable {
                 try {
                     computed = objective.compute(new StudentOutputs(so.logits(), so.features(), so.embedding()), touts, labels);
                 } catch (IllegalArgumentException e) {
-                    StepResult bad = nonFiniteStudent(so); // the losses refuse NaN/inf inputs: say which term it hits
+                    StepResult bad = refusedInputs(so, touts, e); // the losses refuse NaN/inf inputs: say which term
                     if (bad == null) {
                         throw e;
                     }
@@ -479,23 +479,51 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
-     * Called when the objective refused its inputs: when a student output holds NaN/inf (the weights diverged), the
-     * step's non-finite result naming the first loss term that output feeds (logits: ce, features: sdd, embedding:
-     * rkd); otherwise null (the refusal has another cause). One host synchronisation per output, on this failure
-     * path only.
+     * Called when the objective refused its inputs (the losses check them for NaN/inf). When a student output holds
+     * NaN/inf (the weights diverged), the step's non-finite result naming the first loss term that output feeds
+     * (logits: ce, features: sdd, embedding: rkd). When the student's outputs are finite but so extreme that a loss
+     * refused them as NaN/inf, the term of the loss that refused (kd for DATW, sdd, rkd). Null when a teacher's
+     * output is non-finite or the refusal has another cause (the caller rethrows). A few host synchronisations, on
+     * this failure path only.
      */
-    private StepResult nonFiniteStudent(ModelOutput so) {
+    private StepResult refusedInputs(ModelOutput so, List<TeacherOutputs> touts, IllegalArgumentException e) {
         String[] terms = {"ce", "sdd", "rkd"};
         String[] names = {"student logits", "student features", "student embedding"};
         Tensor[] outs = {so.logits(), so.features(), so.embedding()};
         for (int i = 0; i < outs.length; i++) {
-            if (outs[i] != null && !torch.all(torch.isfinite(outs[i].detach())).item_bool()) {
-                double lr = schedule.apply(optimizer);
-                return new StepResult(Double.NaN, Double.NaN, null, lr, Double.NaN, terms[i], Double.NaN,
-                        names[i] + " hold NaN or infinity");
+            if (!finite(outs[i])) {
+                return new StepResult(Double.NaN, Double.NaN, null, schedule.apply(optimizer), Double.NaN, terms[i],
+                        Double.NaN, names[i] + " hold NaN or infinity");
             }
         }
-        return null;
+        for (TeacherOutputs t : touts) {
+            if (!finite(t.logits()) || !finite(t.features()) || !finite(t.embedding())) {
+                return null; // a teacher's fault, not the student's divergence
+            }
+        }
+        String m = e.getMessage() == null ? "" : e.getMessage();
+        String term = null;
+        for (Throwable c = e; c != null && term == null; c = c.getCause()) {
+            for (StackTraceElement el : c.getStackTrace()) {
+                String cls = el.getClassName();
+                term = cls.startsWith("org.dualdistill.datw.") ? "kd" : cls.startsWith("org.dualdistill.sdd.") ? "sdd"
+                        : cls.startsWith("org.dualdistill.rkd.") ? "rkd" : null;
+                if (term != null) {
+                    break;
+                }
+            }
+        }
+        if (term == null || !m.contains("NaN or infinity")) {
+            return null;
+        }
+        double maxLogit = so.logits().detach().abs().max().item_double();
+        return new StepResult(Double.NaN, Double.NaN, null, schedule.apply(optimizer), Double.NaN, term, Double.NaN,
+                String.format(java.util.Locale.ROOT, "the %s loss refused the student's outputs: %s; largest |logit| %.3g",
+                        term, Checkpoint.firstLine(e), maxLogit));
+    }
+
+    private static boolean finite(Tensor t) {
+        return t == null || torch.all(torch.isfinite(t.detach())).item_bool();
     }
 
     /** Teacher i's outputs for the batch: from the cache when every sample is there, else one forward (cached after). */
