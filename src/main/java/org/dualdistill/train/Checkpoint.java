@@ -218,7 +218,7 @@ public final class Checkpoint {
         }
     }
 
-    private static void writeManifest(Path tmp) throws IOException {
+    static void writeManifest(Path tmp) throws IOException {
         ObjectNode root = JSON.createObjectNode();
         root.put("format", FORMAT);
         ObjectNode files = root.putObject("files");
