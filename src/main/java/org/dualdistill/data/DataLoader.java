@@ -817,7 +817,8 @@ public final class DataLoader implements AutoCloseable {
             if (shown == SUMMARY_NAMES) {
                 break;
             }
-            sb.append(shown == 0 ? ": " : ", ").append(e.getKey().getFileName()).append(" (").append(e.getValue()).append(')');
+            sb.append(shown == 0 ? ": " : ", ").append(e.getKey().getFileName()).append(" (").append(shortReason(e))
+                    .append(')');
             shown++;
         }
         if (all.size() > shown) {
@@ -827,6 +828,14 @@ public final class DataLoader implements AutoCloseable {
             sb.append("; full list in ").append(skipList.toAbsolutePath());
         }
         return sb.toString();
+    }
+
+    /** The reason without the file's path, which the summary already names. */
+    private static String shortReason(Map.Entry<Path, String> e) {
+        String p = e.getKey().toString();
+        String r = e.getValue().replace("\"" + p + "\"", "").replace(p, "").strip();
+        r = r.replaceAll("(\\s+(for|in|of))?[\\s:,]*$", "");
+        return r.isEmpty() ? e.getValue() : r;
     }
 
     /** @return every file that could not be opened or decoded so far, with the first reason, in the order met */
