@@ -5,8 +5,8 @@ import java.util.Locale;
 /**
  * Training stopped because a loss term, the total loss or the global gradient norm became NaN or infinite (the run
  * diverged). The message is one line naming the step, the term and the last learning rate, for example
- * {@code "training diverged at step 8: the ce loss is NaN (learning rate 1e+06); no checkpoint was written after
- * this step. Lower optimizer.lr, set optimizer.clipGradNorm, or set run.onNonFinite=skip"}.
+ * {@code "training diverged at step 6: the ce loss is NaN (learning rate 933013); the newest checkpoint is from
+ * before this step. Lower optimizer.lr, set optimizer.clipGradNorm, or set run.onNonFinite=skip"}.
  *
  * <p>When it is thrown the failing step's optimizer update has not been applied, and no checkpoint holding the
  * non-finite state was written: the newest checkpoint on disk is the last good one. Immutable.
@@ -40,11 +40,18 @@ public final class NonFiniteException extends RuntimeException {
 
     private static String message(long step, String term, double value, double lr, int skipped, String detail) {
         String what = term.equals("gradient norm") ? "the global gradient norm" : "the " + term + " loss";
-        return String.format(Locale.ROOT, "training diverged at step %d: %s is %s%s (learning rate %s)%s; no "
-                        + "checkpoint was written after this step. Lower optimizer.lr, set optimizer.clipGradNorm, or "
-                        + "set run.onNonFinite=skip", step, what, Double.isNaN(value) ? "NaN" : value > 0 ? "+inf" : "-inf",
-                detail == null ? "" : " (" + detail + ")", String.format(Locale.ROOT, "%.6g", lr),
-                skipped > 0 ? " after " + skipped + " consecutive skipped steps" : "");
+        StringBuilder why = new StringBuilder();
+        if (detail != null) {
+            why.append(detail).append("; ");
+        }
+        why.append("learning rate ").append(String.format(Locale.ROOT, "%.6g", lr));
+        if (skipped > 0) {
+            why.append("; after ").append(skipped).append(" consecutive skipped steps");
+        }
+        return "training diverged at step " + step + ": " + what + " is "
+                + (Double.isNaN(value) ? "NaN" : value > 0 ? "+inf" : "-inf") + " (" + why + "); the newest checkpoint "
+                + "is from before this step. Lower optimizer.lr, set optimizer.clipGradNorm"
+                + (skipped > 0 ? ", or raise run.maxNonFiniteSkips" : ", or set run.onNonFinite=skip");
     }
 
     /** @return the 1-based step at which the value appeared */

@@ -115,7 +115,8 @@ class FailureBehaviourTest {
         if (ceOnly) {
             assertTrue(m.group(2) == null || m.group(2).equals("ce"), lines.get(0));
         }
-        assertTrue(lines.get(0).contains("(learning rate "), lines.get(0));
+        assertTrue(lines.get(0).contains("learning rate ") && lines.get(0).contains("the newest checkpoint is from before"),
+                lines.get(0));
         assertFalse(r.out().contains("top-1"), "no NaN result table: " + r.out());
         List<JsonNode> steps = records(out.resolve("metrics.jsonl"), "step");
         assertEquals(step - 1, steps.size(), "detected at the first step without a finite record");
