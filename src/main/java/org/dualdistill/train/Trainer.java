@@ -43,6 +43,16 @@ import org.dualdistill.video.ViewRecord;
  * {@code checkpointDir/step-NNNNNNNN}. Teacher outputs come from a {@link TeacherCache} when one is given and holds
  * every sample of the batch.
  *
+ * <p>Divergence: before each optimizer update the step's loss terms (ce, kd, sdd, rkd, hint), the total and the global
+ * gradient norm are checked for NaN/inf. They are host scalars the step reads anyway (the norm in one device-side
+ * reduction), so the check adds no synchronisation. Under {@link NonFinitePolicy#STOP} (the default) the first
+ * non-finite value throws {@link NonFiniteException} naming the step, the term and the learning rate, without
+ * applying that update. Under {@link NonFinitePolicy#SKIP} the update is dropped and a {@code "skip"} record is
+ * logged, up to {@link Builder#onNonFinite maxSkips} consecutive steps. A loss that refuses the student's outputs
+ * as NaN/inf counts as its term's divergence. Checkpoints are only written from finite states
+ * ({@link Checkpoint#save} refuses others). After each epoch, the loader's one-line summary of unusable videos
+ * (if any) goes to the progress stream.
+ *
  * <p>Resume ({@link #resume}) restores the student, the objective's trainable modules, the optimizer state, the
  * schedule counter, LibTorch's CPU generator, the epoch/step counters and, for a mid-epoch checkpoint, the position in
  * the epoch. Since a batch depends only on (seed, epoch, index), the resumed run sees exactly the batches the
@@ -211,8 +221,11 @@ public final class Trainer implements AutoCloseable {
      * Trains until {@code epochs} epochs are complete (counting epochs restored by {@link #resume}).
      *
      * @param epochs total epochs of the run
-     * @return stats of the epochs run by this call
-     * @throws IOException when a checkpoint cannot be written
+     * @return stats of the epochs run by this call ({@code steps} counts the updates taken, not dropped ones)
+     * @throws IOException         when a checkpoint cannot be written
+     * @throws NonFiniteException  when the run diverges ({@link Builder#onNonFinite})
+     * @throws org.dualdistill.data.UnusableDataException when the loader finds no usable video, or too many
+     *                             unusable ones
      */
     public List<EpochStats> fit(int epochs) throws IOException {
         open();
