@@ -18,6 +18,7 @@ import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.data.DataLoader;
 import org.dualdistill.data.Hmdb51Dataset;
+import org.dualdistill.data.UnusableDataException;
 import org.dualdistill.distill.DistillationObjective;
 import org.dualdistill.distributed.DataParallel;
 import org.dualdistill.distributed.DistributedConfig;
@@ -29,7 +30,9 @@ import org.dualdistill.model.x3d.X3d;
 import org.dualdistill.train.CosineSchedule;
 import org.dualdistill.train.EvalResult;
 import org.dualdistill.train.Evaluator;
+import org.dualdistill.train.NonFiniteException;
 import org.dualdistill.train.Optimizers;
+import org.dualdistill.train.RunFolder;
 import org.dualdistill.train.TrainConfig;
 import org.dualdistill.train.Trainer;
 import org.dualdistill.train.TrainingOptimizer;
@@ -91,8 +94,11 @@ final class DistillCommand implements Callable<Integer> {
         DistributedConfig distConfig;
         try {
             distConfig = dist.resolve(System.getenv()).orElse(null);
-            if (resume != null) {
-                resume = DistributedOptions.checkpoint(resume);
+            if (out != null) {
+                RunFolder.create(out); // one line naming --out when it is a file or cannot be made
+            }
+            if (resume != null) { // passes over damaged checkpoints, with a warning naming each
+                resume = RunFolder.resumeCheckpoint(resume, w -> System.err.println("distill: warning: " + w));
             }
         } catch (IllegalArgumentException | IOException e) {
             return fail(e.getMessage());
@@ -111,8 +117,8 @@ final class DistillCommand implements Callable<Integer> {
         try (DistributedContext ctx = distConfig == null ? null : DistributedContext.init(distConfig)) {
             try {
                 return train(cfg, train, test, ctx);
-            } catch (CliSupport.CliException e) {
-                return fail(e.getMessage());
+            } catch (CliSupport.CliException | NonFiniteException | UnusableDataException e) {
+                return fail(e.getMessage()); // one line: the step and term that diverged, or the unusable videos
             } catch (IOException | RuntimeException e) {
                 if (ctx == null) {
                     throw e;
@@ -132,14 +138,17 @@ final class DistillCommand implements Callable<Integer> {
         TrainConfig.Data d = cfg.data();
         int t = d.clipLength();
         int crop = d.crop();
+        if (crop < X3d.MIN_CROP) {
+            throw new CliSupport.CliException("data.crop: must be >= " + X3d.MIN_CROP + " for the X3D student, got " + crop);
+        }
         long classes = trainSet.numClasses();
         long s = cfg.run().seed();
         int epochCount = cfg.schedule().epochs();
         int workers = Math.max(1, d.workers());
-        Path metrics = out == null || !main ? null : out.resolve("metrics.jsonl");
-        if (metrics != null) {
-            Files.createDirectories(out);
-            Files.deleteIfExists(metrics);
+        RunFolder folder = out == null || !main ? null : RunFolder.create(out);
+        Path metrics = folder == null ? null : folder.metrics();
+        if (folder != null) {
+            folder.prepareMetrics(resume); // a resumed run keeps the history up to its checkpoint's step
         }
 
         MultiViewSampler.Builder views = MultiViewSampler.builder(ClipSampler.random(t, d.frameStride()),
@@ -155,9 +164,11 @@ final class DistillCommand implements Callable<Integer> {
              VideoModel cnn = ceOnly ? null : teacher(cnnTeacher, CliSupport.TeacherArch.X3D, trainSet, t, crop);
              DistillationObjective objective = ceOnly ? null : CliSupport.objective(cfg.objective(), student, vit, cnn, t, crop);
              DataLoader loader = DataLoader.builder(trainSet, views.build()).optBatchSize(d.batchSize()).optWorkers(workers)
-                     .optSeed(s).optShard(rank, world).build();
+                     .optSeed(s).optShard(rank, world).optMaxSkippedFraction(d.maxSkippedFraction())
+                     .optSkipList(folder == null ? null : folder.unusableVideos()).build();
              DataLoader testLoader = DataLoader.builder(testSet, testViews).optBatchSize(d.batchSize()).optWorkers(workers)
-                     .optShuffle(false).optSeed(s).optShard(rank, world).optShardPadding(false).build()) {
+                     .optShuffle(false).optSeed(s).optShard(rank, world).optShardPadding(false)
+                     .optMaxSkippedFraction(d.maxSkippedFraction()).build()) {
             List<Module> mods = new ArrayList<>();
             mods.add(student.module());
             if (objective != null) {
@@ -174,7 +185,7 @@ final class DistillCommand implements Callable<Integer> {
                 Trainer.Builder tb = Trainer.builder(student, opt, schedule, loader).studentView("student")
                         .clipGradNorm(cfg.optimizer().clipGradNorm()).labelSmoothing(cfg.objective().labelSmoothing()).metrics(metrics)
                         .progress(cfg.run().logEvery(), main ? System.err : null).configJson(cfg.toJson())
-                        .optGradientSync(ddp);
+                        .optGradientSync(ddp).onNonFinite(cfg.run().onNonFinite(), cfg.run().maxNonFiniteSkips());
                 if (out != null && main) {
                     tb.checkpoints(out.resolve("checkpoints"), cfg.run().checkpointEvery());
                 }
@@ -195,6 +206,10 @@ final class DistillCommand implements Callable<Integer> {
                 }
             }
             EvalResult r = Evaluator.evaluate(student, testLoader, "student", true, 0);
+            String testSkips = main ? testLoader.skipSummary() : null;
+            if (testSkips != null) {
+                System.err.println("distill: test split: " + testSkips);
+            }
             long clips = 0;
             double secs = 0;
             for (Trainer.EpochStats e : history) {

@@ -59,7 +59,8 @@ final class TrainTeacherCommand implements Callable<Integer> {
             Hmdb51Dataset train = opts.dataset(Hmdb51Dataset.Subset.TRAIN);
             Hmdb51Dataset test = opts.dataset(Hmdb51Dataset.Subset.TEST);
             return train(a, cfg, train, test);
-        } catch (CliSupport.CliException e) {
+        } catch (CliSupport.CliException | org.dualdistill.train.NonFiniteException
+                 | org.dualdistill.data.UnusableDataException e) {
             return CliSupport.fail("train-teacher", e.getMessage());
         } catch (IOException | RuntimeException e) {
             return CliSupport.fail("train-teacher", "training failed: " + e.getMessage());
@@ -81,7 +82,7 @@ final class TrainTeacherCommand implements Callable<Integer> {
         torch.manual_seed(s); // before the model exists: its initialization is seeded
         try (VideoModel model = a.build(trainSet.numClasses(), t, crop);
              DataLoader loader = DataLoader.builder(trainSet, views).optBatchSize(d.batchSize()).optWorkers(workers)
-                     .optSeed(s).build();
+                     .optSeed(s).optMaxSkippedFraction(d.maxSkippedFraction()).build();
              DataLoader testLoader = CliSupport.testLoader(testSet, testViews, d.batchSize(), workers, s)) {
             List<Trainer.EpochStats> history;
             try (TrainingOptimizer opt = Optimizers.create(cfg.optimizer(), List.of(model.module()))) {
@@ -89,6 +90,7 @@ final class TrainTeacherCommand implements Callable<Integer> {
                 try (Trainer trainer = Trainer.builder(model, opt, schedule, loader).studentView(VIEW)
                         .clipGradNorm(cfg.optimizer().clipGradNorm()).labelSmoothing(cfg.objective().labelSmoothing())
                         .progress(cfg.run().logEvery(), System.err)
+                        .onNonFinite(cfg.run().onNonFinite(), cfg.run().maxNonFiniteSkips())
                         .configJson(cfg.toJson()).build()) {
                     System.err.printf(Locale.ROOT, "train-teacher: %s, %d classes, %d training videos, %d epochs%n",
                             a.key(), trainSet.numClasses(), trainSet.size(), cfg.schedule().epochs());

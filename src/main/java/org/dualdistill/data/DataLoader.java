@@ -1,7 +1,10 @@
 package org.dualdistill.data;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -70,9 +73,13 @@ import org.dualdistill.video.ViewSpec;
  * shards may differ in size by one video.
  *
  * <p>Failures: a video that cannot be opened or decoded (missing, corrupt, truncated) is a counted skip
- * ({@link LoaderStats}, logged once per occurrence): its clips are left out and the batch is smaller; a batch whose
- * clips were all skipped is not delivered. Anything else (a bug, out of memory) stops the epoch: the consumer's
- * next {@code hasNext()} throws {@link IllegalStateException} with the cause.
+ * ({@link LoaderStats}; logged at DEBUG level per occurrence, and gathered per file: {@link #skippedFiles()},
+ * {@link #skipSummary()}, and the list file of {@link Builder#optSkipList}): its clips are left out and the batch is
+ * smaller; a batch whose clips were all skipped is not delivered. The consumer's {@code hasNext()} throws
+ * {@link UnusableDataException} when an epoch had batches to make but delivered none (nothing is usable), or as soon
+ * as more than {@link Builder#optMaxSkippedFraction} of the epoch's videos are unusable files. Anything else (a bug,
+ * out of memory) stops the epoch: the consumer's next {@code hasNext()} throws {@link IllegalStateException} with
+ * the cause.
  *
  * <p>Ownership and threads: the loader owns its worker threads and everything they made that was not yet handed
  * over; each delivered batch is owned by the consumer, who closes it. Calling {@link #epoch(int)} again supersedes the
@@ -89,6 +96,8 @@ public final class DataLoader implements AutoCloseable {
     /** Marks a batch whose clips were all skipped. */
     private static final Object EMPTY = new Object();
     private static final int RECENT_SKIPS = 16;
+    /** Files named in a one-line summary. */
+    private static final int SUMMARY_NAMES = 3;
 
     private final VideoDataset dataset;
     private final MultiViewSampler sampler;
@@ -120,6 +129,10 @@ public final class DataLoader implements AutoCloseable {
     private final AtomicLong workerNanos = new AtomicLong();
     private final AtomicLong waitNanos = new AtomicLong();
     private final ArrayDeque<String> recentSkips = new ArrayDeque<>();
+    private final double maxSkippedFraction;
+    private final Path skipList;
+    private final LinkedHashMap<Path, String> skippedFiles = new LinkedHashMap<>(); // guarded by itself
+    private int summarized; // guarded by skippedFiles: files already in a skipSummary()
 
     private DataLoader(Builder b) {
         this.dataset = b.dataset;
@@ -135,6 +148,8 @@ public final class DataLoader implements AutoCloseable {
         this.shardRank = b.shardRank;
         this.shardCount = b.shardCount;
         this.shardPadding = b.shardPadding;
+        this.maxSkippedFraction = b.maxSkippedFraction;
+        this.skipList = b.skipList;
         if (dataset.numExtraLabels() > 0) {
             for (LabeledVideo v : dataset.videos()) {
                 if (v.extraLabels().size() != dataset.numExtraLabels()) {
@@ -179,6 +194,8 @@ public final class DataLoader implements AutoCloseable {
         private int shardRank;
         private int shardCount = 1;
         private boolean shardPadding = true;
+        private double maxSkippedFraction = 1.0;
+        private Path skipList;
 
         private Builder(VideoDataset dataset, MultiViewSampler sampler) {
             if (dataset == null || sampler == null) {
@@ -305,6 +322,29 @@ public final class DataLoader implements AutoCloseable {
         }
 
         /**
+         * @param fraction the largest fraction of an epoch's videos that may be unusable files, in [0, 1]: when more
+         *                 distinct files than {@code fraction x videosPerEpoch()} have failed to open or decode, the
+         *                 consumer's next {@code hasNext()} throws {@link UnusableDataException}. Default 1 (never;
+         *                 an epoch that delivers no batch at all throws in any case)
+         * @return this
+         */
+        public Builder optMaxSkippedFraction(double fraction) {
+            check(fraction >= 0 && fraction <= 1, "max skipped fraction must be in [0, 1], got " + fraction);
+            this.maxSkippedFraction = fraction;
+            return this;
+        }
+
+        /**
+         * @param file where every unusable file is listed, one {@code path<TAB>reason} line each, as they are met
+         *             (replaced on the first skip of this loader), or null for none (default)
+         * @return this
+         */
+        public Builder optSkipList(Path file) {
+            this.skipList = file;
+            return this;
+        }
+
+        /**
          * Starts the worker threads; they wait for {@link DataLoader#epoch(int)}.
          *
          * @return the loader; caller must close it
@@ -327,6 +367,8 @@ public final class DataLoader implements AutoCloseable {
         final int totalClips;
         final int numBatches;
         final Map<Integer, Object> results = new HashMap<>();
+        int firstBatch;
+        int delivered;
         int nextClaim;
         int consumed;
         Batch pending;
@@ -423,6 +465,7 @@ public final class DataLoader implements AutoCloseable {
         Epoch ep = new Epoch(epoch, order, clipsPerEpoch(), batchesPerEpoch());
         ep.nextClaim = fromBatch;
         ep.consumed = fromBatch;
+        ep.firstBatch = fromBatch;
         synchronized (lock) {
             if (closed) {
                 throw new IllegalStateException("DataLoader is closed");
@@ -479,12 +522,22 @@ public final class DataLoader implements AutoCloseable {
                     if (ep.pending != null) {
                         return true;
                     }
+                    UnusableDataException tooMany = tooManySkipped();
+                    if (tooMany != null) {
+                        cancel(ep);
+                        throw tooMany;
+                    }
                     if (ep.consumed >= ep.numBatches) {
+                        if (ep.delivered == 0 && ep.numBatches > ep.firstBatch) {
+                            cancel(ep);
+                            throw unusable("no usable video: all " + (ep.numBatches - ep.firstBatch) + " batches of epoch "
+                                    + ep.number + " were empty");
+                        }
                         return false;
                     }
                     Object r = ep.results.remove(ep.consumed);
                     if (r == null) {
-                        lock.wait();
+                        lock.wait(); // a worker filing a result (and its skips) wakes us
                         continue;
                     }
                     ep.consumed++;
@@ -496,6 +549,7 @@ public final class DataLoader implements AutoCloseable {
                     if (r instanceof Batch b) {
                         batches.incrementAndGet();
                         clips.addAndGet(b.size());
+                        ep.delivered++;
                         ep.pending = b;
                         return true;
                     }
@@ -695,14 +749,118 @@ public final class DataLoader implements AutoCloseable {
     private void skip(LabeledVideo video, int clipCount, Exception why) {
         skippedVideos.incrementAndGet();
         skippedClips.addAndGet(clipCount);
-        String msg = video.id() + " (" + video.path() + "): " + why.getMessage();
+        String reason = oneLine(why.getMessage() == null ? why.getClass().getSimpleName() : why.getMessage());
+        String msg = video.id() + " (" + video.path() + "): " + reason;
         synchronized (recentSkips) {
             recentSkips.addLast(msg);
             while (recentSkips.size() > RECENT_SKIPS) {
                 recentSkips.removeFirst();
             }
         }
-        LOG.log(System.Logger.Level.WARNING, "skipping " + clipCount + " clip(s) of " + msg);
+        synchronized (skippedFiles) {
+            if (skippedFiles.putIfAbsent(video.path(), reason) == null && skipList != null) {
+                try {
+                    Path parent = skipList.toAbsolutePath().getParent();
+                    if (parent != null) {
+                        Files.createDirectories(parent);
+                    }
+                    Files.writeString(skipList, video.path() + "\t" + reason + "\n", StandardCharsets.UTF_8,
+                            StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                            skippedFiles.size() == 1 ? StandardOpenOption.TRUNCATE_EXISTING : StandardOpenOption.APPEND);
+                } catch (IOException e) {
+                    LOG.log(System.Logger.Level.WARNING, skipList + ": cannot list the unusable video " + video.path()
+                            + ": " + e.getMessage());
+                }
+            }
+        }
+        LOG.log(System.Logger.Level.DEBUG, "skipping " + clipCount + " clip(s) of " + msg);
+    }
+
+    private static String oneLine(String s) {
+        return s.replaceAll("\\s*[\\r\\n]+\\s*", " | ").strip();
+    }
+
+    /** @return the exception for too many unusable files, or null; under the lock */
+    private UnusableDataException tooManySkipped() {
+        if (maxSkippedFraction >= 1) {
+            return null;
+        }
+        int n;
+        synchronized (skippedFiles) {
+            n = skippedFiles.size();
+        }
+        int videos = videosPerEpoch();
+        if (n == 0 || n <= maxSkippedFraction * videos) {
+            return null;
+        }
+        return unusable("more than " + fraction(maxSkippedFraction) + " of the videos are unusable");
+    }
+
+    private UnusableDataException unusable(String why) {
+        Map<Path, String> all;
+        synchronized (skippedFiles) {
+            all = new LinkedHashMap<>(skippedFiles);
+        }
+        return new UnusableDataException(dataset.name() + ": " + why + ": " + describeSkips(all), all, videosPerEpoch());
+    }
+
+    private static String fraction(double f) {
+        return String.format(java.util.Locale.ROOT, "%.3g%%", 100 * f).replaceAll("\\.?0+%", "%");
+    }
+
+    /** "3 of 24 videos unusable: a (reason), b (reason), c (reason), and 1 more; full list in F" */
+    private String describeSkips(Map<Path, String> all) {
+        StringBuilder sb = new StringBuilder().append(all.size()).append(" of ").append(videosPerEpoch())
+                .append(" videos unusable");
+        int shown = 0;
+        for (Map.Entry<Path, String> e : all.entrySet()) {
+            if (shown == SUMMARY_NAMES) {
+                break;
+            }
+            sb.append(shown == 0 ? ": " : ", ").append(e.getKey().getFileName()).append(" (").append(shortReason(e))
+                    .append(')');
+            shown++;
+        }
+        if (all.size() > shown) {
+            sb.append(", and ").append(all.size() - shown).append(" more");
+        }
+        if (skipList != null && !all.isEmpty()) {
+            sb.append("; full list in ").append(skipList.toAbsolutePath());
+        }
+        return sb.toString();
+    }
+
+    /** The reason without the file's path, which the summary already names. */
+    private static String shortReason(Map.Entry<Path, String> e) {
+        String p = e.getKey().toString();
+        String r = e.getValue().replace("\"" + p + "\"", "").replace(p, "").strip();
+        r = r.replaceAll("(\\s+(for|in|of))?[\\s:,]*$", "");
+        return r.isEmpty() ? e.getValue() : r;
+    }
+
+    /** @return every file that could not be opened or decoded so far, with the first reason, in the order met */
+    public Map<Path, String> skippedFiles() {
+        synchronized (skippedFiles) {
+            return new LinkedHashMap<>(skippedFiles);
+        }
+    }
+
+    /**
+     * One line on the unusable files, for a log after each epoch: their count of the epoch's videos, the first few
+     * names and reasons, and the list file ({@link Builder#optSkipList}).
+     *
+     * @return the line, or null when no file was skipped since the last call
+     */
+    public String skipSummary() {
+        Map<Path, String> all;
+        synchronized (skippedFiles) {
+            if (skippedFiles.size() == summarized) {
+                return null;
+            }
+            summarized = skippedFiles.size();
+            all = new LinkedHashMap<>(skippedFiles);
+        }
+        return dataset.name() + ": " + describeSkips(all) + "; their clips were left out";
     }
 
     /** @return the counters so far */
@@ -715,8 +873,12 @@ public final class DataLoader implements AutoCloseable {
         synchronized (recentSkips) {
             recent = List.copyOf(recentSkips);
         }
+        int files;
+        synchronized (skippedFiles) {
+            files = skippedFiles.size();
+        }
         return new LoaderStats(batches.get(), clips.get(), videos.get(), skippedVideos.get(), skippedClips.get(), framesDecoded.get(),
-                corruptFrames.get(), workerNanos.get(), waitNanos.get(), elapsed, recent);
+                corruptFrames.get(), workerNanos.get(), waitNanos.get(), elapsed, recent, files);
     }
 
     /** @return batches built and waiting for the consumer (for tests and monitoring) */

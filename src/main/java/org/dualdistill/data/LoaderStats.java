@@ -17,9 +17,11 @@ import java.util.List;
  * @param waitNanos      time the consumer spent waiting for a batch (high: the loader is the bottleneck)
  * @param elapsedNanos   time since the first epoch started
  * @param recentSkips    the reasons of the last few skips, newest last
+ * @param skippedFiles   distinct files among the skipped videos ({@link DataLoader#skippedFiles()})
  */
 public record LoaderStats(long batches, long clips, long videos, long skippedVideos, long skippedClips, long framesDecoded,
-        long corruptFrames, long workerNanos, long waitNanos, long elapsedNanos, List<String> recentSkips) {
+        long corruptFrames, long workerNanos, long waitNanos, long elapsedNanos, List<String> recentSkips,
+        long skippedFiles) {
     /** Copies the list. */
     public LoaderStats {
         recentSkips = List.copyOf(recentSkips);

@@ -33,7 +33,10 @@ import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.OutputArchive;
+import org.bytedeco.pytorch.StringTensorDict;
+import org.bytedeco.pytorch.StringTensorDictItem;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.distill.DistillationObjective;
 import org.dualdistill.internal.torch.TorchRuntime;
@@ -102,10 +105,18 @@ public final class Checkpoint {
      * @param optimizer  the optimizer whose state is saved, or null (borrowed)
      * @param state      progress, seeds and metrics
      * @param configJson the run configuration ({@link TrainConfig#toJson()}), or null
+     * @throws CheckpointException when a parameter or buffer holds NaN or infinity (nothing is written: a diverged
+     *                             state never replaces or joins the good checkpoints)
      * @throws IOException on any write failure (the partial temporary folder is removed)
      */
     public static void save(Path dir, Module student, DistillationObjective objective, TrainingOptimizer optimizer,
                             State state, String configJson) throws IOException {
+        requireFinite(dir, "student", student);
+        if (objective != null) {
+            for (Module m : objective.trainableModules()) {
+                requireFinite(dir, m == objective.branch() ? "sdb" : "hint", m);
+            }
+        }
         Path target = dir.toAbsolutePath().normalize();
         Path parent = target.getParent();
         Files.createDirectories(parent);
@@ -135,6 +146,40 @@ public final class Checkpoint {
         }
     }
 
+    /**
+     * Refuses a module whose floating-point parameters or buffers hold NaN or infinity: one fused reduction (an
+     * isfinite-all per tensor, stacked, reduced, one host synchronisation); the per-tensor search that names the
+     * offender runs only when it fails.
+     */
+    static void requireFinite(Path dir, String role, Module module) throws CheckpointException {
+        try (PointerScope scope = new PointerScope()) {
+            List<String> names = new ArrayList<>();
+            TensorVector flags = new TensorVector();
+            for (StringTensorDict d : new StringTensorDict[] {module.named_parameters(true), module.named_buffers(true)}) {
+                for (long i = 0; i < d.size(); i++) {
+                    StringTensorDictItem it = d.get(i);
+                    Tensor t = it.value();
+                    if (t.defined() && t.is_floating_point() && t.numel() > 0) {
+                        names.add(it.key().getString());
+                        flags.push_back(torch.all(torch.isfinite(t.detach())));
+                    }
+                }
+            }
+            if (names.isEmpty() || torch.all(torch.stack(flags, 0)).item_bool()) {
+                return;
+            }
+            String bad = "?";
+            for (int i = 0; i < names.size(); i++) {
+                if (!flags.get(i).item_bool()) {
+                    bad = names.get(i);
+                    break;
+                }
+            }
+            throw new CheckpointException(dir, "not written: " + role + " tensor '" + bad + "' holds NaN or infinity "
+                    + "(the run diverged); the existing checkpoints are kept", null);
+        }
+    }
+
     private static void writeParts(Path tmp, Module student, DistillationObjective objective,
                                    TrainingOptimizer optimizer, State state, String configJson) throws IOException {
         SafeTensors.save(student, tmp.resolve("student.safetensors"), Map.of("role", "student"));
@@ -158,7 +203,7 @@ public final class Checkpoint {
                 optimizer.handle().save(archive);
                 archive.save_to(file.toString());
             } catch (RuntimeException e) {
-                throw new IOException(file + ": cannot write the optimizer state: " + e.getMessage(), e);
+                throw new IOException(file + ": cannot write the optimizer state: " + firstLine(e), e);
             }
         }
         try (PointerScope scope = new PointerScope()) {
@@ -173,7 +218,7 @@ public final class Checkpoint {
         }
     }
 
-    private static void writeManifest(Path tmp) throws IOException {
+    static void writeManifest(Path tmp) throws IOException {
         ObjectNode root = JSON.createObjectNode();
         root.put("format", FORMAT);
         ObjectNode files = root.putObject("files");
@@ -270,8 +315,8 @@ public final class Checkpoint {
                 archive.load_from(file.toString());
                 optimizer.handle().load(archive);
             } catch (RuntimeException e) {
-                throw new CheckpointException(file, "cannot restore the optimizer state (different parameters or "
-                        + "algorithm?): " + e.getMessage(), e);
+                throw new CheckpointException(file, "not a readable optimizer state for this run (damaged, or written "
+                        + "for other parameters or another algorithm): " + firstLine(e), e);
             }
         }
         Path rng = dir.resolve("rng.bin");
@@ -287,8 +332,24 @@ public final class Checkpoint {
             new BytePointer(s.data_ptr()).capacity(bytes.length).put(bytes);
             g.set_state(s);
         } catch (RuntimeException e) {
-            throw new CheckpointException(rng, "cannot restore the generator state: " + e.getMessage(), e);
+            throw new CheckpointException(rng, "cannot restore the generator state: " + firstLine(e), e);
         }
+        Path statePath = dir.resolve("state.json");
+        requireFile(statePath);
+        try {
+            return JSON.readValue(Files.readAllBytes(statePath), State.class);
+        } catch (JsonProcessingException e) {
+            throw new CheckpointException(statePath, "corrupt state: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    /**
+     * @param dir a checkpoint folder (verified first)
+     * @return its saved progress ({@code state.json}), without touching any module
+     * @throws CheckpointException when the checkpoint is damaged
+     */
+    public static State state(Path dir) throws IOException {
+        verify(dir);
         Path statePath = dir.resolve("state.json");
         requireFile(statePath);
         try {
@@ -314,7 +375,7 @@ public final class Checkpoint {
         try {
             SafeTensors.loadInto(module, file, SafeTensors.Mode.STRICT, null);
         } catch (IOException | RuntimeException e) {
-            throw new CheckpointException(file, "cannot load weights: " + e.getMessage(), e);
+            throw new CheckpointException(file, "cannot load weights: " + firstLine(e), e);
         }
     }
 
@@ -334,6 +395,25 @@ public final class Checkpoint {
             throw new CheckpointException(file, "frozen projection differs from the objective's (built with another "
                     + "objective.alignSeed or channel count?)", null);
         }
+    }
+
+    /**
+     * The first line of an exception's message: LibTorch's C++ errors carry a multi-line backtrace
+     * ({@code "Exception raised from ... (most recent call first):"} and frames) that says nothing to a user.
+     */
+    static String firstLine(Throwable e) {
+        String m = e.getMessage();
+        if (m == null || m.isBlank()) {
+            return e.getClass().getSimpleName();
+        }
+        m = m.strip();
+        int nl = m.indexOf('\n');
+        String line = (nl < 0 ? m : m.substring(0, nl)).strip();
+        int raised = line.indexOf("Exception raised from");
+        if (raised > 0) {
+            line = line.substring(0, raised).strip();
+        }
+        return line.isEmpty() ? e.getClass().getSimpleName() : line;
     }
 
     private static void requireFile(Path file) throws IOException {

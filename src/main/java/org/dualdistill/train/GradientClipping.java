@@ -55,22 +55,22 @@ public final class GradientClipping {
 
     /**
      * @param modules modules whose parameters' gradients are measured (borrowed)
-     * @return the global L2 norm of the gradients (0 when there are none)
+     * @return the global L2 norm of the gradients (0 when there are none; NaN or infinity when a gradient holds one),
+     *         reduced on the device with one host synchronisation
      */
     public static double globalNorm(List<Module> modules) {
         try (PointerScope scope = new PointerScope()) {
-            double sq = 0;
+            TensorVector norms = new TensorVector(); // per-tensor norms stay on the device: one host sync in all
             for (Module m : modules) {
                 TensorVector ps = m.parameters(true);
                 for (long i = 0; i < ps.size(); i++) {
                     var g = ps.get(i).grad();
                     if (g.defined()) {
-                        double n = g.norm().item_double();
-                        sq += n * n;
+                        norms.push_back(g.norm().to(torch.ScalarType.Double));
                     }
                 }
             }
-            return Math.sqrt(sq);
+            return norms.empty() ? 0 : torch.stack(norms, 0).norm().item_double();
         }
     }
 

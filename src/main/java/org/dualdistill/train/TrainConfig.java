@@ -161,9 +161,13 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
      * @param flipProbability probability of a left-right flip in training augmentation, in [0, 1]. Kinetics-style
      *                   data uses 0.5; set 0 for direction-sensitive classes (the synthetic dataset's pairs such as
      *                   move_left/move_right and rotate_cw/rotate_ccw are mirror images: flipping swaps their labels)
+     * @param maxSkippedFraction the largest fraction of the videos that may be unusable (missing, corrupt) before
+     *                   training stops, in [0, 1]; default 0.1: a few broken downloads are left out and reported, a
+     *                   wrong folder or codec stops the run at once instead of training on what is left (1 = never
+     *                   stop for this; a dataset with no usable video stops in any case)
      */
     public record Data(String dataset, String root, String split, int clipLength, int frameStride, int crop,
-                       int batchSize, int workers, double flipProbability) {
+                       int batchSize, int workers, double flipProbability, double maxSkippedFraction) {
         public Data {
             nonBlank(dataset, "data.dataset");
             require(root != null, "data.root", "must not be null (use \"\")");
@@ -175,6 +179,8 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
             require(workers >= 0, "data.workers", "must be >= 0, got " + workers);
             require(flipProbability >= 0 && flipProbability <= 1, "data.flipProbability",
                     "must be in [0, 1], got " + flipProbability);
+            require(maxSkippedFraction >= 0 && maxSkippedFraction <= 1, "data.maxSkippedFraction",
+                    "must be in [0, 1], got " + maxSkippedFraction);
         }
     }
 
@@ -293,9 +299,14 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
      * @param keepCheckpoints checkpoints kept besides the best and the last (>= 0)
      * @param evalEvery       epochs between evaluations (>= 1)
      * @param maxSteps        stop after this many steps, 0 = run every epoch
+     * @param onNonFinite     what a NaN/infinite loss term or gradient norm does: {@code stop} (default) or
+     *                        {@code skip} that optimizer step ({@link NonFinitePolicy})
+     * @param maxNonFiniteSkips with {@code skip}, the most consecutive skipped steps before stopping anyway (>= 0,
+     *                        default 5)
      */
     public record Run(String outputDir, long seed, String device, int logEvery, int checkpointEvery,
-                      int keepCheckpoints, int evalEvery, long maxSteps) {
+                      int keepCheckpoints, int evalEvery, long maxSteps, NonFinitePolicy onNonFinite,
+                      int maxNonFiniteSkips) {
         public Run {
             nonBlank(outputDir, "run.outputDir");
             nonBlank(device, "run.device");
@@ -307,6 +318,8 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
             require(keepCheckpoints >= 0, "run.keepCheckpoints", "must be >= 0, got " + keepCheckpoints);
             require(evalEvery >= 1, "run.evalEvery", "must be >= 1, got " + evalEvery);
             require(maxSteps >= 0, "run.maxSteps", "must be >= 0 (0 = no limit), got " + maxSteps);
+            require(onNonFinite != null, "run.onNonFinite", "must be one of [stop, skip]");
+            require(maxNonFiniteSkips >= 0, "run.maxNonFiniteSkips", "must be >= 0, got " + maxNonFiniteSkips);
         }
     }
 
@@ -317,12 +330,12 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
         return new TrainConfig(
                 new Student("x3d_s", 400, 0, 0, 0, ""),
                 List.of(new Teacher("mvitv2_s", "", 16, 224), new Teacher("x3d_m", "", 16, 224)),
-                new Data("kinetics400", "", "train", 13, 6, 160, 128, 8, 0.5),
+                new Data("kinetics400", "", "train", 13, 6, 160, 128, 8, 0.5, 0.1),
                 new Objective(1, 1, 1, 1, 0, Weighting.DATW, ScoreMode.PRODUCT, Normalization.SOFTMAX, 4.0, 1.0, 0.25,
                         0, 1, 2, 0, 1, 0, 0),
                 new Optimizer(Algorithm.SGD, 0.1, 0.9, true, 5e-5, 0.9, 0.999, 1e-8, 0),
                 new Schedule(300, 35, 0.01, 0, 0),
-                new Run("runs/x3d_s-dualdistill", 0, "cuda", 50, 10, 3, 10, 0));
+                new Run("runs/x3d_s-dualdistill", 0, "cuda", 50, 10, 3, 10, 0, NonFinitePolicy.STOP, 5));
     }
 
     /** @return a tiny CPU preset: reduced X3D student and teachers, synthetic data, 2 epochs of 4 steps */
@@ -330,12 +343,12 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
         return new TrainConfig(
                 new Student("x3d_xs", 5, 0.5, 1.0, 64, ""),
                 List.of(new Teacher("x3d_s", "", 4, 64), new Teacher("x3d_xs", "", 4, 64)),
-                new Data("synthetic", "", "train", 4, 2, 64, 2, 0, 0),
+                new Data("synthetic", "", "train", 4, 2, 64, 2, 0, 0, 0.1),
                 new Objective(1, 1, 1, 1, 0, Weighting.DATW, ScoreMode.PRODUCT, Normalization.SOFTMAX, 4.0, 1.0, 0.25,
                         0, 1, 2, 0, 1, 0, 0),
                 new Optimizer(Algorithm.SGD, 0.05, 0.9, true, 5e-5, 0.9, 0.999, 1e-8, 1.0),
                 new Schedule(2, 0.5, 0.005, 0, 4),
-                new Run("runs/demo", 0, "cpu", 1, 1, 1, 1, 0));
+                new Run("runs/demo", 0, "cpu", 1, 1, 1, 1, 0, NonFinitePolicy.STOP, 5));
     }
 
     /**
@@ -605,6 +618,7 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
         normalizeEnum(merged, "objective", "scoreMode", ScoreMode.values());
         normalizeEnum(merged, "objective", "normalization", Normalization.values());
         normalizeEnum(merged, "optimizer", "name", Algorithm.values());
+        normalizeEnum(merged, "run", "onNonFinite", NonFinitePolicy.values());
         try {
             return JSON.treeToValue(merged, TrainConfig.class);
         } catch (JsonProcessingException e) {

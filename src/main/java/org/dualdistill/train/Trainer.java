@@ -43,6 +43,16 @@ import org.dualdistill.video.ViewRecord;
  * {@code checkpointDir/step-NNNNNNNN}. Teacher outputs come from a {@link TeacherCache} when one is given and holds
  * every sample of the batch.
  *
+ * <p>Divergence: before each optimizer update the step's loss terms (ce, kd, sdd, rkd, hint), the total and the global
+ * gradient norm are checked for NaN/inf. They are host scalars the step reads anyway (the norm in one device-side
+ * reduction), so the check adds no synchronisation. Under {@link NonFinitePolicy#STOP} (the default) the first
+ * non-finite value throws {@link NonFiniteException} naming the step, the term and the learning rate, without
+ * applying that update. Under {@link NonFinitePolicy#SKIP} the update is dropped and a {@code "skip"} record is
+ * logged, up to {@link Builder#onNonFinite maxSkips} consecutive steps. A loss that refuses the student's outputs
+ * as NaN/inf counts as its term's divergence. Checkpoints are only written from finite states
+ * ({@link Checkpoint#save} refuses others). After each epoch, the loader's one-line summary of unusable videos
+ * (if any) goes to the progress stream.
+ *
  * <p>Resume ({@link #resume}) restores the student, the objective's trainable modules, the optimizer state, the
  * schedule counter, LibTorch's CPU generator, the epoch/step counters and, for a mid-epoch checkpoint, the position in
  * the epoch. Since a batch depends only on (seed, epoch, index), the resumed run sees exactly the batches the
@@ -86,6 +96,10 @@ public final class Trainer implements AutoCloseable {
     private final torch.ScalarType autocastDtype;
     private int resumeBatch; // batches of epoch `epoch` already done when resumed mid-epoch
     private final GradientSync gradientSync;
+    private final NonFinitePolicy onNonFinite;
+    private final int maxNonFiniteSkips;
+    private int consecutiveSkips; // non-finite steps dropped in a row (NonFinitePolicy.SKIP)
+    private long skippedSteps; // non-finite steps dropped by this trainer
     private int epoch; // completed epochs
     private long step; // completed optimizer steps
     private final List<EpochStats> history = new ArrayList<>();
@@ -119,6 +133,8 @@ public final class Trainer implements AutoCloseable {
         }
         this.teacherKeys = List.copyOf(keys);
         this.gradientSync = b.gradientSync;
+        this.onNonFinite = b.onNonFinite;
+        this.maxNonFiniteSkips = b.maxNonFiniteSkips;
         if (teachers.size() != teacherViews.size()) {
             throw new IllegalArgumentException("need one view per teacher: " + teachers.size() + " teachers, views "
                     + teacherViews);
@@ -205,8 +221,11 @@ public final class Trainer implements AutoCloseable {
      * Trains until {@code epochs} epochs are complete (counting epochs restored by {@link #resume}).
      *
      * @param epochs total epochs of the run
-     * @return stats of the epochs run by this call
-     * @throws IOException when a checkpoint cannot be written
+     * @return stats of the epochs run by this call ({@code steps} counts the updates taken, not dropped ones)
+     * @throws IOException         when a checkpoint cannot be written
+     * @throws NonFiniteException  when the run diverges ({@link Builder#onNonFinite})
+     * @throws org.dualdistill.data.UnusableDataException when the loader finds no usable video, or too many
+     *                             unusable ones
      */
     public List<EpochStats> fit(int epochs) throws IOException {
         open();
@@ -231,6 +250,8 @@ public final class Trainer implements AutoCloseable {
                 rec.put("loss", es.meanLoss());
                 rec.put("ce", es.meanCe());
                 rec.put("seconds", es.seconds());
+                rec.put("skippedSteps", skippedSteps);
+                rec.put("unusableVideos", loader.stats().skippedFiles());
                 metrics.write(rec);
             }
             if (checkpointDir != null && epoch % checkpointEvery == 0) {
@@ -263,6 +284,7 @@ public final class Trainer implements AutoCloseable {
         int first = resumeBatch;
         resumeBatch = 0;
         Iterator<Batch> it = loader.epoch(ep, first).iterator();
+        long batchesDone = 0; // batches of this call consumed, dropped steps included (the position in the epoch)
         while (it.hasNext()) {
             long s0 = System.nanoTime();
             StepResult r;
@@ -272,13 +294,19 @@ public final class Trainer implements AutoCloseable {
                 r = trainStep(b);
             }
             step++;
-            steps++;
-            clips += n;
-            lossSum += r.loss;
-            ceSum += r.ce;
+            batchesDone++;
+            if (r.nonFiniteTerm != null) {
+                onNonFinite(ep, r);
+            } else {
+                consecutiveSkips = 0;
+                steps++;
+                clips += n;
+                lossSum += r.loss;
+                ceSum += r.ce;
+            }
             double secs = (System.nanoTime() - s0) / 1e9;
             double cps = n / Math.max(secs, 1e-9);
-            if (metrics != null) {
+            if (metrics != null && r.nonFiniteTerm == null) {
                 Map<String, Object> rec = new LinkedHashMap<>();
                 rec.put("type", "step");
                 rec.put("epoch", ep);
@@ -298,7 +326,7 @@ public final class Trainer implements AutoCloseable {
                 rec.put("clipsPerSec", cps);
                 metrics.write(rec);
             }
-            if (progressOut != null && (step % logEvery == 0 || !it.hasNext())) {
+            if (progressOut != null && r.nonFiniteTerm == null && (step % logEvery == 0 || !it.hasNext())) {
                 String line = progress.line(ep, step, r.loss, r.lr, cps);
                 if (r.breakdown != null) { // the terms and DATW's mean teacher weights of this step
                     line += String.format(java.util.Locale.ROOT, " | ce %.3f kd %.3f sdd %.3f rkd %.3f w %s", r.breakdown.ce(),
@@ -307,15 +335,82 @@ public final class Trainer implements AutoCloseable {
                 progressOut.println(line);
             }
             if (checkpointDir != null && checkpointEverySteps > 0 && step % checkpointEverySteps == 0 && it.hasNext()) {
-                saveCheckpoint(checkpointDir.resolve(String.format("step-%08d", step)), ep, first + steps,
+                saveCheckpoint(checkpointDir.resolve(String.format("step-%08d", step)), ep, first + batchesDone,
                         Map.of("loss", r.loss, "ce", r.ce));
             }
         }
+        reportSkippedVideos();
         return new EpochStats(ep, steps, clips, steps == 0 ? Double.NaN : lossSum / steps,
                 steps == 0 ? Double.NaN : ceSum / steps, (System.nanoTime() - t0) / 1e9);
     }
 
-    private record StepResult(double loss, double ce, ObjectiveBreakdown breakdown, double lr, double gradNorm) {
+    /** Prints the loader's one-line summary of unusable videos, when files were skipped since the last one. */
+    private void reportSkippedVideos() {
+        String line = loader.skipSummary();
+        if (line != null && progressOut != null) {
+            progressOut.println(line);
+        }
+    }
+
+    /**
+     * One step's values; {@code nonFiniteTerm} names the first NaN/infinite one ({@link #nonFiniteTerm}), in which case
+     * the optimizer step was not taken and {@code nonFiniteValue} holds the value.
+     */
+    private record StepResult(double loss, double ce, ObjectiveBreakdown breakdown, double lr, double gradNorm,
+                              String nonFiniteTerm, double nonFiniteValue, String detail) {
+        StepResult(double loss, double ce, ObjectiveBreakdown breakdown, double lr, double gradNorm) {
+            this(loss, ce, breakdown, lr, gradNorm, null, 0, null);
+        }
+    }
+
+    /** A non-finite step: stop, or drop it and count (the optimizer step was not taken). */
+    private void onNonFinite(int ep, StepResult r) {
+        if (onNonFinite == NonFinitePolicy.STOP || consecutiveSkips >= maxNonFiniteSkips || gradientSync != null
+                && r.detail != null) { // replicas may not all have reached backward: never skip there
+            throw new NonFiniteException(step, r.nonFiniteTerm, r.nonFiniteValue, r.lr, consecutiveSkips, r.detail);
+        }
+        consecutiveSkips++;
+        skippedSteps++;
+        String what = r.nonFiniteTerm.equals("gradient norm") ? "the gradient norm" : "the " + r.nonFiniteTerm + " loss";
+        if (metrics != null) {
+            Map<String, Object> rec = new LinkedHashMap<>();
+            rec.put("type", "skip");
+            rec.put("epoch", ep);
+            rec.put("step", step);
+            rec.put("term", r.nonFiniteTerm);
+            rec.put("value", Double.toString(r.nonFiniteValue));
+            rec.put("lr", r.lr);
+            rec.put("consecutive", consecutiveSkips);
+            metrics.write(rec);
+        }
+        if (progressOut != null) {
+            progressOut.println(String.format(java.util.Locale.ROOT, "step %d: skipped, %s is %s (lr %.6g); %d of at most "
+                    + "%d consecutive skips", step, what, Double.toString(r.nonFiniteValue), r.lr, consecutiveSkips,
+                    maxNonFiniteSkips));
+        }
+    }
+
+    /** @return non-finite steps dropped under {@link NonFinitePolicy#SKIP} by this trainer */
+    public long skippedSteps() {
+        return skippedSteps;
+    }
+
+    /**
+     * The first non-finite value of a step, checked in the order ce, kd, sdd, rkd, hint, total, gradient norm. The
+     * terms and the norm are already host scalars (the breakdown and the norm each cost their one synchronisation), so
+     * this adds no device work.
+     *
+     * @return {term, value} or null when all are finite
+     */
+    private static Object[] nonFiniteTerm(double loss, double ce, ObjectiveBreakdown bd, double gradNorm) {
+        String[] names = bd == null ? new String[] {"ce", "total"} : new String[] {"ce", "kd", "sdd", "rkd", "hint", "total"};
+        double[] values = bd == null ? new double[] {ce, loss} : new double[] {bd.ce(), bd.kd(), bd.sdd(), bd.rkd(), bd.hint(), loss};
+        for (int i = 0; i < names.length; i++) {
+            if (!Double.isFinite(values[i])) {
+                return new Object[] {names[i], values[i]};
+            }
+        }
+        return Double.isFinite(gradNorm) ? null : new Object[] {"gradient norm", gradNorm};
     }
 
     private StepResult trainStep(Batch b) {
@@ -361,8 +456,17 @@ public final class Trainer implements AutoCloseable {
                 loss = l.item_double();
                 ce = loss;
             } else {
-                try (ObjectiveResult r = objective.compute(new StudentOutputs(so.logits(), so.features(), so.embedding()),
-                        touts, labels)) {
+                ObjectiveResult computed;
+                try {
+                    computed = objective.compute(new StudentOutputs(so.logits(), so.features(), so.embedding()), touts, labels);
+                } catch (IllegalArgumentException e) {
+                    StepResult bad = refusedInputs(so, touts, e); // the losses refuse NaN/inf inputs: say which term
+                    if (bad == null) {
+                        throw e;
+                    }
+                    return bad;
+                }
+                try (ObjectiveResult r = computed) {
                     if (gradientSync != null) {
                         gradientSync.beforeBackward(r.loss());
                     }
@@ -378,9 +482,61 @@ public final class Trainer implements AutoCloseable {
             double norm = clipGradNorm > 0 ? GradientClipping.clip(optimizer, clipGradNorm)
                     : GradientClipping.globalNorm(trainableModules());
             double lr = schedule.apply(optimizer);
+            Object[] bad = nonFiniteTerm(loss, ce, bd, norm);
+            if (bad != null) { // GradScaler's rule: never apply an update computed from a non-finite loss or gradient
+                return new StepResult(loss, ce, bd, lr, norm, (String) bad[0], (Double) bad[1], null);
+            }
             optimizer.step();
             return new StepResult(loss, ce, bd, lr, norm);
         }
+    }
+
+    /**
+     * Called when the objective refused its inputs (the losses check them for NaN/inf). When a student output holds
+     * NaN/inf (the weights diverged), the step's non-finite result naming the first loss term that output feeds
+     * (logits: ce, features: sdd, embedding: rkd). When the student's outputs are finite but so extreme that a loss
+     * refused them as NaN/inf, the term of the loss that refused (kd for DATW, sdd, rkd). Null when a teacher's
+     * output is non-finite or the refusal has another cause (the caller rethrows). A few host synchronisations, on
+     * this failure path only.
+     */
+    private StepResult refusedInputs(ModelOutput so, List<TeacherOutputs> touts, IllegalArgumentException e) {
+        String[] terms = {"ce", "sdd", "rkd"};
+        String[] names = {"student logits", "student features", "student embedding"};
+        Tensor[] outs = {so.logits(), so.features(), so.embedding()};
+        for (int i = 0; i < outs.length; i++) {
+            if (!finite(outs[i])) {
+                return new StepResult(Double.NaN, Double.NaN, null, schedule.apply(optimizer), Double.NaN, terms[i],
+                        Double.NaN, names[i] + " hold NaN or infinity");
+            }
+        }
+        for (TeacherOutputs t : touts) {
+            if (!finite(t.logits()) || !finite(t.features()) || !finite(t.embedding())) {
+                return null; // a teacher's fault, not the student's divergence
+            }
+        }
+        String m = e.getMessage() == null ? "" : e.getMessage();
+        String term = null;
+        for (Throwable c = e; c != null && term == null; c = c.getCause()) {
+            for (StackTraceElement el : c.getStackTrace()) {
+                String cls = el.getClassName();
+                term = cls.startsWith("org.dualdistill.datw.") ? "kd" : cls.startsWith("org.dualdistill.sdd.") ? "sdd"
+                        : cls.startsWith("org.dualdistill.rkd.") ? "rkd" : null;
+                if (term != null) {
+                    break;
+                }
+            }
+        }
+        if (term == null || !m.contains("NaN or infinity")) {
+            return null;
+        }
+        double maxLogit = so.logits().detach().abs().max().item_double();
+        return new StepResult(Double.NaN, Double.NaN, null, schedule.apply(optimizer), Double.NaN, term, Double.NaN,
+                String.format(java.util.Locale.ROOT, "the %s loss refused the student's outputs: %s; largest |logit| %.3g",
+                        term, Checkpoint.firstLine(e), maxLogit));
+    }
+
+    private static boolean finite(Tensor t) {
+        return t == null || torch.all(torch.isfinite(t.detach())).item_bool();
     }
 
     /** Teacher i's outputs for the batch: from the cache when every sample is there, else one forward (cached after). */
@@ -497,6 +653,8 @@ public final class Trainer implements AutoCloseable {
         private torch.DeviceType autocastDevice;
         private torch.ScalarType autocastDtype;
         private GradientSync gradientSync;
+        private NonFinitePolicy onNonFinite = NonFinitePolicy.STOP;
+        private int maxNonFiniteSkips = 5;
 
         private Builder(VideoModel student, TrainingOptimizer optimizer, CosineSchedule schedule, DataLoader loader) {
             this.student = Objects.requireNonNull(student, "student");
@@ -611,6 +769,23 @@ public final class Trainer implements AutoCloseable {
             }
             this.autocastDevice = device;
             this.autocastDtype = dtype;
+            return this;
+        }
+
+        /**
+         * What to do when a step's loss (a term or the total) or global gradient norm is NaN or infinite
+         * ({@code run.onNonFinite}, {@code run.maxNonFiniteSkips}). Default: {@link NonFinitePolicy#STOP}, 5.
+         *
+         * @param policy   stop at once, or drop such steps
+         * @param maxSkips under {@link NonFinitePolicy#SKIP}, the most consecutive dropped steps before stopping (>= 0)
+         * @return this
+         */
+        public Builder onNonFinite(NonFinitePolicy policy, int maxSkips) {
+            if (maxSkips < 0) {
+                throw new IllegalArgumentException("maxNonFiniteSkips: must be >= 0, got " + maxSkips);
+            }
+            this.onNonFinite = Objects.requireNonNull(policy, "policy");
+            this.maxNonFiniteSkips = maxSkips;
             return this;
         }
 

@@ -13,7 +13,10 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -47,12 +50,21 @@ import org.dualdistill.internal.torch.TorchRuntime;
  * to the file through a segment view, into a temporary file that is fsynced and renamed, so a crash never leaves a
  * half-written file under the final name.
  *
- * <p>Errors name the file and the reason: {@link java.io.IOException} for unreadable or malformed files,
+ * <p>Integrity: {@link #save} records the SHA-256 of the data section in the metadata ({@link #META_DATA_SHA256});
+ * {@link #loadInto} and {@link #readAll} check it when the file has one, so flipped data bytes fail on load with a
+ * message naming the file instead of loading as garbage weights.
+ *
+ * <p>Errors name the file and the reason: {@link java.io.IOException} for unreadable, malformed or corrupted files,
  * {@link WeightLoadException} for missing, unexpected or mis-shaped tensors. Thread-safe (no shared state).
  */
 public final class SafeTensors {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long MAX_HEADER = 100L << 20;
+    /**
+     * Metadata key under which {@link #save} records the SHA-256 (lower-case hex) of the data section, the bytes after
+     * the header; {@link #loadInto} and {@link #readAll} check it where present.
+     */
+    public static final String META_DATA_SHA256 = "dualdistill.dataSha256";
 
     static {
         TorchRuntime.init();
@@ -234,6 +246,7 @@ public final class SafeTensors {
              Arena arena = Arena.ofConfined()) {
             Header h = parseHeader(file, ch);
             MemorySegment data = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            verifyChecksum(file, h, data);
             Map<String, Tensor> views = new LinkedHashMap<>();
             for (Entry e : h.entries()) {
                 MemorySegment src = data.asSlice(h.dataStart() + e.begin(), e.end() - e.begin());
@@ -311,6 +324,7 @@ public final class SafeTensors {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ); Arena arena = Arena.ofConfined()) {
             Header h = parseHeader(file, ch);
             MemorySegment data = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            verifyChecksum(file, h, data);
             for (Entry e : h.entries()) {
                 MemorySegment src = data.asSlice(h.dataStart() + e.begin(), e.end() - e.begin());
                 try (PointerScope inner = new PointerScope()) {
@@ -378,15 +392,29 @@ public final class SafeTensors {
     public static void save(Map<String, Tensor> tensors, Path file, Map<String, String> metadata) throws IOException {
         try (PointerScope scope = new PointerScope()) {
             ObjectNode header = JSON.createObjectNode();
-            if (metadata != null && !metadata.isEmpty()) {
-                ObjectNode m = header.putObject("__metadata__");
+            List<Tensor> cpu = new ArrayList<>();
+            for (Tensor t : tensors.values()) {
+                cpu.add(t.detach().cpu().contiguous());
+            }
+            MessageDigest md = sha256();
+            for (Tensor t : cpu) {
+                long bytes = t.nbytes();
+                if (bytes > 0) {
+                    MemorySegment seg = TensorBridge.borrow(t, "tensor", false);
+                    for (long pos = 0; pos < bytes; pos += 1L << 30) {
+                        md.update(seg.asSlice(pos, Math.min(1L << 30, bytes - pos)).asByteBuffer());
+                    }
+                }
+            }
+            ObjectNode m = header.putObject("__metadata__");
+            if (metadata != null) {
                 metadata.forEach(m::put);
             }
-            List<Tensor> cpu = new ArrayList<>();
+            m.put(META_DATA_SHA256, HexFormat.of().formatHex(md.digest()));
             long offset = 0;
+            int k = 0;
             for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-                Tensor t = e.getValue().detach().cpu().contiguous();
-                cpu.add(t);
+                Tensor t = cpu.get(k++);
                 ObjectNode n = header.putObject(e.getKey());
                 n.put("dtype", dtypeName(TensorBridge.dtype(t)));
                 var shape = n.putArray("shape");
@@ -426,6 +454,38 @@ public final class SafeTensors {
             } finally {
                 Files.deleteIfExists(tmp);
             }
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is not available", e);
+        }
+    }
+
+    /**
+     * Checks the data section against the checksum {@link #save} recorded in the metadata, when there is one (files
+     * from other writers have none and are read as they are).
+     *
+     * @throws IOException naming the file when the data bytes do not hash to the recorded SHA-256
+     */
+    private static void verifyChecksum(Path file, Header h, MemorySegment data) throws IOException {
+        String want = h.metadata().get(META_DATA_SHA256);
+        if (want == null) {
+            return;
+        }
+        MessageDigest md = sha256();
+        long start = h.dataStart();
+        long end = data.byteSize();
+        for (long pos = start; pos < end; pos += 1L << 30) {
+            md.update(data.asSlice(pos, Math.min(1L << 30, end - pos)).asByteBuffer());
+        }
+        String got = HexFormat.of().formatHex(md.digest());
+        if (!got.equalsIgnoreCase(want)) {
+            throw new IOException(file + ": corrupted: its tensor data does not match the SHA-256 recorded when it was "
+                    + "written (" + META_DATA_SHA256 + " " + want + ", data hashes to " + got + ")");
         }
     }
 

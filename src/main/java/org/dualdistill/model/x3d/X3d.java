@@ -75,6 +75,9 @@ public final class X3d implements VideoModel {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final NativeOwner own = new NativeOwner();
 
+    /** The smallest input side X3D takes (its stem and four stages each halve the resolution). */
+    public static final int MIN_CROP = 32;
+
     /**
      * Architecture knobs, pytorchvideo's names and defaults.
      *
@@ -108,9 +111,21 @@ public final class X3d implements VideoModel {
                 sum += h;
             }
             numClasses = sum;
-            if (numClasses < 1 || widthFactor <= 0 || depthFactor <= 0 || bottleneckFactor <= 0 || seRatio < 0
-                    || stemDimIn < 1 || headDimOut < 1 || dropout < 0 || dropout >= 1 || clipLength < 1 || crop < 32) {
-                throw new IllegalArgumentException("X3D config out of range: " + this);
+            // the fields are not assigned yet inside a compact constructor (toString() would print zeros): name the
+            // offending parameters from the arguments
+            java.util.List<String> bad = new java.util.ArrayList<>();
+            if (numClasses < 1) bad.add("numClasses " + numClasses + " (must be >= 1)");
+            if (!(widthFactor > 0)) bad.add("widthFactor " + widthFactor + " (must be > 0)");
+            if (!(depthFactor > 0)) bad.add("depthFactor " + depthFactor + " (must be > 0)");
+            if (!(bottleneckFactor > 0)) bad.add("bottleneckFactor " + bottleneckFactor + " (must be > 0)");
+            if (!(seRatio >= 0)) bad.add("seRatio " + seRatio + " (must be >= 0)");
+            if (stemDimIn < 1) bad.add("stemDimIn " + stemDimIn + " (must be >= 1)");
+            if (headDimOut < 1) bad.add("headDimOut " + headDimOut + " (must be >= 1)");
+            if (!(dropout >= 0 && dropout < 1)) bad.add("dropout " + dropout + " (must be in [0, 1))");
+            if (clipLength < 1) bad.add("clipLength " + clipLength + " (must be >= 1)");
+            if (crop < MIN_CROP) bad.add("crop " + crop + " (must be >= " + MIN_CROP + ")");
+            if (!bad.isEmpty()) {
+                throw new IllegalArgumentException("X3D config out of range: " + String.join(", ", bad));
             }
         }
     }
