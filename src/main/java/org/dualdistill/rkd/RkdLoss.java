@@ -271,8 +271,16 @@ public final class RkdLoss {
     /** Names the offending argument for a NaN/inf report (checked here, on the error path only). */
     private static RuntimeException translate(KernelException e, Tensor student, Tensor teacher) {
         if (e.status() == DualdistillNative.DD_ERR_NONFINITE_INPUT()) {
-            String which = torch.isfinite(student).all().item_bool() ? "teacherEmbeddings" : "studentEmbeddings";
-            return new IllegalArgumentException(which + ": contains NaN or infinity", e);
+            if (!torch.isfinite(student).all().item_bool()) {
+                return new IllegalArgumentException("studentEmbeddings: contains NaN or infinity", e);
+            }
+            if (!torch.isfinite(teacher).all().item_bool()) {
+                return new IllegalArgumentException("teacherEmbeddings: contains NaN or infinity", e);
+            }
+            // both finite: the kernels report a result beyond float32 under this status (the ABI has no overflow code
+            // yet, see native/common/dd_common.h)
+            return new IllegalArgumentException("RKD loss overflows float32: the embeddings are finite, but the loss or "
+                    + "its gradient exceeds the float32 range (|x| > 3.4e38); lower distanceWeight/angleWeight", e);
         }
         return e;
     }

@@ -208,7 +208,11 @@ public final class SddLoss {
         } catch (KernelException e) {
             if (e.status() == DualdistillNative.DD_ERR_NONFINITE_INPUT()) {
                 requireFinite(rHat, a, b); // names the argument
-                throw new IllegalArgumentException("rHat, a or b contains NaN or infinity", e);
+                // every input is finite: the kernels report a result beyond float32 under this status (the ABI has
+                // no overflow code yet, see native/common/dd_common.h)
+                throw new IllegalArgumentException("SDD loss overflows float32: rHat, a and b are finite, but a "
+                        + "per-sample sum of squared errors or the loss exceeds the float32 range (|x| > 3.4e38); "
+                        + "rHat is far too large", e);
             }
             throw e;
         }
