@@ -83,6 +83,37 @@ class DatwLargeLogitsTest {
     }
 
     @Test
+    void rowsSpanningMoreThanFloat32AreComputed() {
+        // max - min = 6e38 overflows float, the loss does not: the teacher's entropy, the KL and the CE must come out
+        // of the shifted sums without NaN (0 * -inf) or a false overflow
+        float[] s = logits(8, 1.0);
+        for (int b = 0; b < B; b++) {
+            s[b * C] = 3e38f;
+            s[b * C + 1] = -3e38f;
+        }
+        float[] t = s.clone();
+        t[2] = -1e38f;
+        long[] y = {0, 0, 0};
+        Ref ref = reference(s, List.of(t, s), y, 0.0);
+        for (KernelBackend be : new KernelBackend[] {KernelBackend.FUSED_CPU, KernelBackend.TORCH}) {
+            try (PointerScope scope = new PointerScope()) {
+                Tensor st = TestTensors.floats(s, B, C).requires_grad_(true);
+                try (DatwResult r = DatwLoss.builder().backend(be).build().compute(st,
+                        List.of(TestTensors.floats(t, B, C), TestTensors.floats(s, B, C)), TestTensors.longs(y, B))) {
+                    r.loss().backward();
+                    rel(be + " loss", ref.loss, r.lossValue());
+                    rel(be + " kd", ref.kd, r.kdValue());
+                    rel(be + " ce", ref.ce, r.ceValue());
+                    abs(be + " weights", ref.w, TestTensors.toFloats(r.weights()), 2e-5);
+                    abs(be + " confidence", ref.conf, TestTensors.toFloats(r.confidence()), 2e-5);
+                    abs(be + " discrepancy", ref.disc, TestTensors.toFloats(r.discrepancy()), 2e-5);
+                    abs(be + " grad", ref.grad, TestTensors.toFloats(st.grad()), 2e-5);
+                }
+            }
+        }
+    }
+
+    @Test
     void lossBeyondFloat32IsReportedAsOverflow() {
         // s = +-3e38 against a teacher of the opposite sign: KL ~ 6e38 / T and T^2 KL ~ 2.4e39, CE ~ 6e38
         float big = 3e38f;
