@@ -105,6 +105,10 @@ public final class DatwLoss {
      *                 weighting must not be CAMKD); borrowed
      * @return the result; caller must close
      * @throws IllegalArgumentException for shape, dtype, device, contiguity, label-range or non-finite problems
+     *                                  ("contains NaN or infinity", naming the tensor), and for finite logits whose
+     *                                  loss or gradient exceeds the float32 range ("overflows float32"; logits of
+     *                                  any smaller magnitude, up to ~1e38, are computed; the TORCH backend checks
+     *                                  this only with checkFinite)
      * @throws KernelException          when a fused backend was requested explicitly but is unavailable
      */
     public DatwResult compute(Tensor student, List<Tensor> teachers, Tensor labels) {

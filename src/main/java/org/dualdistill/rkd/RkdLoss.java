@@ -148,7 +148,10 @@ public final class RkdLoss {
      * @param teacherEmbeddings teacher embeddings [B, Dt], same dtype and device as the student (Dt may differ from
      *                          Ds); borrowed; never receives gradients
      * @return the result; caller must close
-     * @throws IllegalArgumentException for shape, dtype, device, contiguity or non-finite problems, naming the argument
+     * @throws IllegalArgumentException for shape, dtype, device, contiguity or non-finite problems, naming the argument;
+     *                                  on the fused backends also when finite embeddings give a loss or gradient beyond
+     *                                  the float32 range ("overflows float32": huge term weights), while embeddings of
+     *                                  any float32 magnitude are computed
      * @throws KernelException          when a fused backend was requested explicitly but is unavailable
      */
     public RkdResult compute(Tensor studentEmbeddings, Tensor teacherEmbeddings) {

@@ -116,7 +116,10 @@ public final class SddLoss {
      * @param b    projected CNN-teacher features phi_CNN(f_CNN), same shape, dtype and device; borrowed; a constant
      * @return the result; caller must close (after {@code loss().backward()})
      * @throws IllegalArgumentException naming the argument for a shape, dtype, device or contiguity mismatch, or
-     *                                  NaN/infinity in an input
+     *                                  NaN/infinity in an input; on the fused backends also when finite inputs give a
+     *                                  per-sample squared-error sum or a loss beyond the float32 range ("overflows
+     *                                  float32": rHat of ~1e19 and up), while teacher features of any float32
+     *                                  magnitude are normalized correctly
      * @throws KernelException          when a fused backend was requested explicitly but is unavailable
      */
     public SddResult compute(Tensor rHat, Tensor a, Tensor b) {
