@@ -130,7 +130,7 @@ public final class SddLoss {
                 if (checkFinite) {
                     requireFinite(rHat, a, b);
                 }
-                return TorchSdd.compute(rHat, a, b, eps);
+                return TorchSdd.compute(rHat, a, b, eps, checkFinite);
             }
             return fused(be == KernelBackend.FUSED_CUDA, rHat, a, b, shape);
         }

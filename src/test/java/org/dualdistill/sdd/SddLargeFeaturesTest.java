@@ -20,7 +20,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Finite features of any float32 magnitude give finite results (issue 16 item 4, checked for SDD): teacher features
  * up to the top of the float32 range are normalized correctly, a large but representable loss is computed, and a loss
- * beyond float32 is reported as an overflow, while NaN/inf stay "NaN or infinity". The reference is float64 from the
+ * beyond float32 is reported as an overflow, while NaN/inf stay "NaN or infinity". The fused kernel and the TORCH
+ * backend (which normalizes in float64) both match. The reference is float64 from the
  * formula in SddLoss's Javadoc: r = a / max(|a|, eps) - b / max(|b|, eps) along the channels, L = mean (r_hat - r)^2.
  */
 class SddLargeFeaturesTest {
@@ -43,21 +44,23 @@ class SddLargeFeaturesTest {
         float[] rh = values(3, sr);
         double[] grad = new double[rh.length];
         double ref = reference(rh, a, b, 1e-6, grad);
-        try (PointerScope scope = new PointerScope()) {
-            Tensor r = TestTensors.floats(rh, B, D, P).requires_grad_(true);
-            try (SddResult res = SddLoss.builder().backend(KernelBackend.FUSED_CPU).build()
-                    .compute(r, TestTensors.floats(a, B, D, P), TestTensors.floats(b, B, D, P))) {
-                res.loss().backward();
-                String at = "a " + sa + ", b " + sb + ", rHat " + sr;
-                assertTrue(Double.isFinite(res.lossValue()), at + ": loss " + res.lossValue());
-                assertEquals(ref, res.lossValue(), 2e-5 * ref, at + " loss");
-                float[] g = TestTensors.toFloats(r.grad());
-                double gmax = 0;
-                for (double v : grad) {
-                    gmax = Math.max(gmax, Math.abs(v));
-                }
-                for (int i = 0; i < g.length; i++) {
-                    assertEquals(grad[i], g[i], 2e-5 * gmax, at + " grad[" + i + "]");
+        for (KernelBackend be : new KernelBackend[] {KernelBackend.FUSED_CPU, KernelBackend.TORCH}) {
+            try (PointerScope scope = new PointerScope()) {
+                Tensor r = TestTensors.floats(rh, B, D, P).requires_grad_(true);
+                try (SddResult res = SddLoss.builder().backend(be).build()
+                        .compute(r, TestTensors.floats(a, B, D, P), TestTensors.floats(b, B, D, P))) {
+                    res.loss().backward();
+                    String at = be + " at a " + sa + ", b " + sb + ", rHat " + sr;
+                    assertTrue(Double.isFinite(res.lossValue()), at + ": loss " + res.lossValue());
+                    assertEquals(ref, res.lossValue(), 2e-5 * ref, at + " loss");
+                    float[] g = TestTensors.toFloats(r.grad());
+                    double gmax = 0;
+                    for (double v : grad) {
+                        gmax = Math.max(gmax, Math.abs(v));
+                    }
+                    for (int i = 0; i < g.length; i++) {
+                        assertEquals(grad[i], g[i], 2e-5 * gmax, at + " grad[" + i + "]");
+                    }
                 }
             }
         }
@@ -88,12 +91,15 @@ class SddLargeFeaturesTest {
         float[] a = values(7, 1.0);
         float[] b = values(8, 1.0);
         float[] rh = values(9, 1e20); // mean square ~1e40
-        try (PointerScope scope = new PointerScope()) {
-            SddLoss loss = SddLoss.builder().backend(KernelBackend.FUSED_CPU).build();
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> loss.compute(
-                    TestTensors.floats(rh, B, D, P), TestTensors.floats(a, B, D, P), TestTensors.floats(b, B, D, P)).close());
-            assertTrue(e.getMessage().contains("overflow"), e.getMessage());
-            assertTrue(!e.getMessage().contains("NaN"), e.getMessage());
+        for (KernelBackend be : new KernelBackend[] {KernelBackend.FUSED_CPU, KernelBackend.TORCH}) {
+            try (PointerScope scope = new PointerScope()) {
+                SddLoss loss = SddLoss.builder().backend(be).build();
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> loss.compute(
+                        TestTensors.floats(rh, B, D, P), TestTensors.floats(a, B, D, P), TestTensors.floats(b, B, D, P))
+                        .close());
+                assertTrue(e.getMessage().contains("overflow"), be + ": " + e.getMessage());
+                assertTrue(!e.getMessage().contains("NaN"), be + ": " + e.getMessage());
+            }
         }
     }
 
