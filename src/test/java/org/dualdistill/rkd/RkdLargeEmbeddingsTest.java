@@ -19,8 +19,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Finite embeddings of any float32 magnitude give finite results (issue 16 item 4, checked for RKD): the fused kernel
- * on float32 embeddings at 1e10 .. 3e38 (and mixed student/teacher scales) equals the TORCH backend run in float64 on
- * the same values, loss and gradient. A loss or gradient beyond float32 (huge term weights) is reported as an
+ * and the TORCH backend on float32 embeddings at 1e10 .. 3e37 (and mixed student/teacher scales) equal the TORCH
+ * backend run in float64 on the same values, loss and gradient. A loss or gradient beyond float32 (huge term weights) is reported as an
  * overflow; NaN/inf stay "NaN or infinity".
  */
 class RkdLargeEmbeddingsTest {
@@ -54,20 +54,23 @@ class RkdLargeEmbeddingsTest {
                 refGrad = TestTensors.toFloats(sd.grad().mul(new org.bytedeco.pytorch.Scalar(ss)));
             }
         }
-        String at = "student " + ss + ", teacher " + st;
-        try (PointerScope scope = new PointerScope()) {
-            Tensor sf = TestTensors.floats(s, B, DS).requires_grad_(true);
-            try (RkdResult r = RkdLoss.builder().backend(KernelBackend.FUSED_CPU).build()
-                    .compute(sf, TestTensors.floats(t, B, DT))) {
-                r.loss().backward();
-                assertEquals(refLoss, r.lossValue(), 1e-5 * refLoss, at + " loss");
-                assertEquals(refD, r.distanceValue(), 1e-5 * refD + 1e-7, at + " distance");
-                assertEquals(refA, r.angleValue(), 1e-5 * refA + 1e-7, at + " angle");
-                // the gradient scales as 1 / scale: compare scale * dL/ds
-                float[] g = TestTensors.toFloats(sf.grad().mul(new org.bytedeco.pytorch.Scalar(ss)));
-                double gmax = TestTensors.maxAbs(refGrad);
-                for (int i = 0; i < g.length; i++) {
-                    assertEquals(refGrad[i], g[i], 1e-5 * gmax, at + " grad[" + i + "]");
+        for (KernelBackend be : new KernelBackend[] {KernelBackend.FUSED_CPU, KernelBackend.TORCH}) {
+            String at = be + " at student " + ss + ", teacher " + st;
+            try (PointerScope scope = new PointerScope()) {
+                Tensor sf = TestTensors.floats(s, B, DS).requires_grad_(true);
+                try (RkdResult r = RkdLoss.builder().backend(be).build().compute(sf, TestTensors.floats(t, B, DT))) {
+                    r.loss().backward();
+                    // TORCH runs float32 embeddings below 1e18 in float32: its own rounding, hence 1e-4 there
+                    double tol = be == KernelBackend.TORCH ? 1e-4 : 1e-5;
+                    assertEquals(refLoss, r.lossValue(), tol * refLoss, at + " loss");
+                    assertEquals(refD, r.distanceValue(), tol * refD + 1e-7, at + " distance");
+                    assertEquals(refA, r.angleValue(), tol * refA + 1e-7, at + " angle");
+                    // the gradient scales as 1 / scale: compare scale * dL/ds
+                    float[] g = TestTensors.toFloats(sf.grad().mul(new org.bytedeco.pytorch.Scalar(ss)));
+                    double gmax = TestTensors.maxAbs(refGrad);
+                    for (int i = 0; i < g.length; i++) {
+                        assertEquals(refGrad[i], g[i], tol * gmax, at + " grad[" + i + "]");
+                    }
                 }
             }
         }
