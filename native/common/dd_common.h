@@ -14,6 +14,22 @@
 #define DD_HD static inline
 #endif
 
+/*
+ * Finite inputs whose loss or gradient is larger than float32 can hold. The ABI has no code of its own for this yet
+ * (proposed for dualdistill_kernels.h: DD_ERR_OVERFLOW = 13, "a result exceeds the float32 range"); until it has,
+ * the kernels return DD_ERR_NONFINITE_INPUT for it and the Java layer, which then finds every input finite, reports
+ * an overflow. Every kernel writes it through this name, so adopting the new code is this one line.
+ */
+#define DD_STATUS_OVERFLOW DD_ERR_NONFINITE_INPUT
+
+/* Largest finite float32, as a double. */
+#define DD_FLT_MAX_D 3.4028234663852886e38
+
+/* 1 when v (finite or not) rounds to a finite float32: |v| below FLT_MAX plus half an ulp. */
+DD_HD int dd_fits_float(double v) {
+    return fabs(v) < 3.4028235677973366e38;
+}
+
 /* Host-side checks every backend runs before touching memory. Data-dependent checks (labels, finiteness)
  * are done by the kernels themselves. */
 static inline dd_status dd_datw_check(const dd_datw_params *p) {

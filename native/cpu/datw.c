@@ -7,7 +7,13 @@
  * IEEE semantics for the finiteness checks); the row function (datw_row.inc) is compiled twice, for AVX2+FMA and
  * for baseline x86-64, and picked at run time from the CPU's features. Reductions accumulate in double; the batch reduction is
  * sequential over row results, so the result does not depend on the thread count.
+ *
+ * Range: any finite float32 logits give finite results where the results fit float32. The softmaxes, entropies
+ * and the KL run on max-shifted logits, so no term has the size of the logits themselves; squared norms that
+ * overflow float are redone in double; exps that underflow are exactly 0. A loss (or gradient) beyond float32 is
+ * DD_STATUS_OVERFLOW (see dd_common.h), a NaN or infinity in the logits DD_ERR_NONFINITE_INPUT.
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -142,8 +148,11 @@ dd_status dd_datw_cpu(const dd_datw_params *p) {
     }
     kd /= (double)B;
     ce /= (double)B;
+    /* the means are within the rows' range; the weighted total can still pass FLT_MAX */
+    const double total = (double)p->alpha_kd * kd + (p->labels ? (double)p->alpha_ce * ce : 0.0);
+    if (!dd_fits_float(total)) return DD_STATUS_OVERFLOW;
     p->loss[1] = (float)kd;
     p->loss[2] = p->labels ? (float)ce : 0.0f;
-    p->loss[0] = (float)((double)p->alpha_kd * kd + (p->labels ? (double)p->alpha_ce * ce : 0.0));
+    p->loss[0] = (float)total;
     return DD_OK;
 }

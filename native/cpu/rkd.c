@@ -13,6 +13,10 @@
  * over per-row partials), so the result is bit-identical whatever the thread count. Arithmetic is in double from
  * the converted inputs on; the hot loops (rkd_kernels.inc) are compiled for AVX2+FMA and for baseline x86-64 and
  * picked from the CPU's features, as in datw.c. No -ffast-math: non-finite inputs must be seen.
+ *
+ * Range: squared distances of float inputs in double cannot overflow, and the loss is scale-free, so embeddings
+ * anywhere in the float32 range give finite results; a loss or gradient beyond the output's range (huge term
+ * weights) is DD_STATUS_OVERFLOW (dd_common.h), a NaN/inf input DD_ERR_NONFINITE_INPUT.
  */
 #include <math.h>
 #include <stdint.h>
@@ -149,7 +153,9 @@ dd_status dd_rkd_cpu(const dd_rkd_params *p) {
     /* below ~256K multiply-adds (B = 32, D = 200) the team and its four barriers cost more than they save */
     const int parallel = B * B * (Dm + B) >= (1 << 18);
     double *Xt = X, *Xs = X + B * Dt;
-    int bad = 0;
+    int bad = 0, over = 0;
+    /* the gradient's dtype bound: dL/de scales with the term weights and with 1 / |e_a - e_b| */
+    const double gmax = dt == DD_FLOAT16 ? 65504.0 : DD_FLT_MAX_D;
 
     /* Four barriers in all: a thread that the OS parks while the others wait at a barrier costs everyone, so the
      * batch scalars (mu, S) are summed redundantly by every thread, in the same order, instead of in a `single`. */
@@ -222,7 +228,7 @@ dd_status dd_rkd_cpu(const dd_rkd_params *p) {
                 for (int64_t i = 0; i < B; i++) S += ws.sp[i];
                 /* 5: row a of K (into the rdt buffer, no longer read), then dL/de_a = sum_b K_ab (e_a - e_b) */
                 double *K = ws.rdt;
-#pragma omp for schedule(static) nowait
+#pragma omp for schedule(static) nowait reduction(| : over)
                 for (int64_t a = 0; a < B; a++) {
                     double *ka = K + a * B;
                     for (int64_t b = 0; b < B; b++) {
@@ -239,6 +245,7 @@ dd_status dd_rkd_cpu(const dd_rkd_params *p) {
                     for (int64_t k0 = 0; k0 < Ds; k0 += RKD_TILE) {
                         const int64_t n = Ds - k0 < RKD_TILE ? Ds - k0 : RKD_TILE;
                         isa.grad_tile(ka, Xs, B, Ds, a, k0, n, tile);
+                        for (int64_t l = 0; l < n; l++) over |= !(fabs(tile[l]) <= gmax);
                         store_row(p->grad_student, dt, Ds, a, k0, n, tile);
                     }
                 }
@@ -254,8 +261,12 @@ dd_status dd_rkd_cpu(const dd_rkd_params *p) {
     }
     LD /= np;
     LA /= nt;
+    /* both terms are scale-free (ratios of distances, cosines), so only the weights can push the loss past float32,
+     * and the weights or tiny distances the gradient: an overflow, never an inf passed off as a result */
+    const double L = (double)p->distance_weight * LD + (double)p->angle_weight * LA;
+    if (over || !dd_fits_float(L)) return DD_STATUS_OVERFLOW;
     p->loss[1] = (float)LD;
     p->loss[2] = (float)LA;
-    p->loss[0] = (float)((double)p->distance_weight * LD + (double)p->angle_weight * LA);
+    p->loss[0] = (float)L;
     return DD_OK;
 }

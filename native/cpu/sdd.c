@@ -25,7 +25,9 @@
  * Precision: float lanes over blocks of SDD_CHUNK channels, folded into double lanes, so the error stays at the
  * level of one block of float adds whatever D is. Sums of squares that overflow float (|x| > ~1e19) are not
  * mistaken for non-finite input: a non-finite lane sum triggers an exact scan of the strip, which either finds a
- * NaN/inf (DD_ERR_NONFINITE_INPUT) or redoes the sums in double.
+ * NaN/inf (DD_ERR_NONFINITE_INPUT) or redoes the sums in double. So teacher features anywhere in the float32 range
+ * normalize correctly; a per-sample sum of squared errors or a loss beyond float32 (r_hat of ~1e19 and up) is
+ * DD_STATUS_OVERFLOW (dd_common.h), never an inf returned as the loss.
  *
  * Parallelism and determinism: OpenMP hands out the B * ceil(P / SDD_LANES) strips in blocks of 8 (so a single
  * sample still uses every thread); each strip's squared-error sum goes to its own slot, and the slots are then reduced sequentially
@@ -38,6 +40,7 @@
 #include <immintrin.h>
 #include <omp.h>
 
+#include "dd_common.h"
 #include "dd_sdd.h"
 
 #define SDD_LANES 32                 /* positions per strip */
@@ -380,15 +383,19 @@ dd_status dd_sdd_cpu(const dd_sdd_params *p) {
         return failed;
     }
 
-    /* fixed-order reduction: strips within a sample, then samples */
+    /* fixed-order reduction: strips within a sample, then samples. The sums are exact-range doubles; a per-sample
+     * sum (an output, float32) or the loss beyond float32 is an overflow, not an inf passed off as a result. */
     double total = 0.0;
+    dd_status out = DD_OK;
     for (int64_t bi = 0; bi < B; bi++) {
         double s = 0.0;
         for (int64_t k = 0; k < strips; k++) s += sums[bi * strips + k];
+        if (!dd_fits_float(s)) out = DD_STATUS_OVERFLOW;
         p->partial[bi] = (float)s;
         total += s;
     }
-    p->loss[0] = (float)(total / (double)N);
     free(sums);
+    if (out != DD_OK) return out;
+    p->loss[0] = (float)(total / (double)N);
     return DD_OK;
 }

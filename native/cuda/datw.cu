@@ -1,7 +1,8 @@
 /*
  * DATW + KD + CE on the GPU: the CUDA twin of cpu/datw.c. It computes the same function with the same pass
  * structure (teacher entropy, confidence and camkd CE in double; log-sum-exps of s/T, s and z/T;
- * KL = E_q[(z - s)/T] - lse(z/T) + lse(s/T); CE with label smoothing; dL/ds), so both backends agree to rounding.
+ * KL = E_q[((z - mz) - (s - ms))/T] - log Sz + log SsT; CE with label smoothing; dL/ds), so both backends agree
+ * to rounding.
  *
  * Design
  *  - One thread block per row (sample), DD_ROW_THREADS threads. The threads stride over the classes
@@ -24,6 +25,8 @@
  *  - Deterministic: no atomics touch the numbers. Every sum has a fixed association order (per thread in class
  *    order, a fixed shuffle tree, the warp partials in warp order), and kernel 2 reduces the rows in a fixed
  *    order too, so the same inputs give bit-identical outputs run after run, whatever the scheduling.
+ *  - Range: finite logits of any float32 magnitude give finite results (sums of squares in double, softmaxes and
+ *    the KL on max-shifted logits); a loss or gradient beyond float32 flags DD_STATUS_OVERFLOW (dd_common.h).
  *  - Errors the host cannot see without a sync (a label outside 0..C-1, a NaN or infinite logit) are reported
  *    through *error_flag: the first one wins (atomicCAS from 0). Such a row writes a zero gradient and NaN into
  *    its row_loss, weights, confidence and discrepancy (so the loss turns NaN rather than silently wrong), and
@@ -32,6 +35,7 @@
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 
@@ -102,6 +106,9 @@ __device__ __forceinline__ void dd_block_reduce(double (&mx)[NM], int nm, double
     }
     __syncthreads(); /* out is ready, and red free for the next reduction */
 }
+
+/* z is a convex combination of finite logits: only rounding (sum_k w_k = 1 + ulp) can push it past FLT_MAX */
+__device__ __forceinline__ float dd_clamp_finite(float v) { return fminf(fmaxf(v, -FLT_MAX), FLT_MAX); }
 
 /* Records the first data error of the launch; later ones leave it alone. */
 __device__ __forceinline__ void dd_flag_error(int32_t *flag, int32_t status) {
@@ -242,6 +249,7 @@ __global__ void __launch_bounds__(DD_ROW_THREADS, DD_ROW_MIN_BLOCKS)
     /* teacher statistics and weights: thread 0 computes them and writes the row's outputs */
     if (tid == 0) {
         float conf[DD_MAX_TEACHERS], disc[DD_MAX_TEACHERS], ent[DD_MAX_TEACHERS], ce_t[DD_MAX_TEACHERS];
+        double ce_d[DD_MAX_TEACHERS];
         float w[DD_MAX_TEACHERS];
         const double logC = log((double)C);
         const double ss = sa[1 + K];
@@ -254,11 +262,15 @@ __global__ void __launch_bounds__(DD_ROW_THREADS, DD_ROW_MIN_BLOCKS)
             conf[k] = (float)(cf < 0.0 ? 0.0 : (cf > 1.0 ? 1.0 : cf));
             if (camkd) { /* CE(t_k, y) = lse(t_k) - t_k[y]; (re)computes the row pointer so trow stays in registers */
                 const T *tk = (const T *)p.teacher[k] + row * p.teacher_stride[k];
-                ce_t[k] = (float)(sa[1 + k] + log(sb[2 + 2 * K + k]) - (double)dd_to_float(tk[label]));
+                ce_d[k] = (sa[1 + k] - (double)dd_to_float(tk[label])) + log(sb[2 + 2 * K + k]);
             } else {
-                ce_t[k] = 0.0f;
+                ce_d[k] = 0.0;
             }
         }
+        /* camkd's softmax over the CEs is shift-invariant: shifted by the largest, CEs beyond float stay usable */
+        double cmax = ce_d[0];
+        for (int k = 1; k < K; k++) cmax = fmax(cmax, ce_d[k]);
+        for (int k = 0; k < K; k++) ce_t[k] = (float)fmax(ce_d[k] - cmax, -DD_FLT_MAX_D);
         dd_datw_weights(&p, conf, disc, ent, ce_t, w);
         for (int k = 0; k < K; k++) {
             sw[k] = w[k];
@@ -280,6 +292,7 @@ __global__ void __launch_bounds__(DD_ROW_THREADS, DD_ROW_MIN_BLOCKS)
 #pragma unroll
             for (int k = 1; k < DD_MAX_TEACHERS; k++)
                 if (k < K) z += wr[k] * dd_logit(DD_TCACHE(k), trow[k], c);
+            z = dd_clamp_finite(z);
             if (zcache) zcache[c] = z;
             mz = fmaxf(mz, z);
         }
@@ -288,7 +301,10 @@ __global__ void __launch_bounds__(DD_ROW_THREADS, DD_ROW_MIN_BLOCKS)
     }
     const float mz = (float)sc[0];
 
-    /* pass D: exp sum of z/T and sum_c e_c (z_c - s_c)/T, for KL(q||p) = E_q[(z - s)/T] - lse(z/T) + lse(s/T) */
+    /* pass D: exp sum of z/T and sum_c e_c ((z_c - mz) - (s_c - ms))/T, for
+     *   KL(q||p) = E_q[((z - mz) - (s - ms))/T] - log Sz + log SsT
+     * on shifted logits (no term of the logits' own size, so nothing cancels at any magnitude); the log-ratio is
+     * formed in double, where logits spanning more than FLT_MAX cannot overflow, and an exp of 0 drops it exactly */
     {
         double de[2] = {0.0, 0.0}; /* Sz, uq */
         for (int c = tid; c < C; c += nt) {
@@ -300,11 +316,12 @@ __global__ void __launch_bounds__(DD_ROW_THREADS, DD_ROW_MIN_BLOCKS)
 #pragma unroll
                 for (int k = 1; k < DD_MAX_TEACHERS; k++)
                     if (k < K) z += wr[k] * dd_to_float(trow[k][c]);
+                z = dd_clamp_finite(z);
             }
             const float sv = dd_logit(cache, srow, c);
             const float e = expf((z - mz) * invT);
             de[0] += (double)e;
-            de[1] += (double)(e * ((z - sv) * invT));
+            if (e != 0.0f) de[1] += (double)e * ((((double)z - (double)mz) - ((double)sv - (double)ms)) * (double)invT);
         }
         dd_block_reduce(none, 0, de, 2, none, 0, red, sd);
     }
@@ -312,16 +329,16 @@ __global__ void __launch_bounds__(DD_ROW_THREADS, DD_ROW_MIN_BLOCKS)
 
     const float ls = p.label_smoothing;
     if (tid == 0) {
-        const double lseST = (double)ms * invT + log(SsT); /* logsumexp(s/T) */
-        const double lseS1 = (double)ms + log(Ss1);        /* logsumexp(s) */
-        const double lseZT = (double)mz * invT + log(Sz);  /* logsumexp(z/T) */
-        double kl = sd[1] / Sz - lseZT + lseST;
+        double kl = sd[1] / Sz - log(Sz) + log(SsT);
         if (kl < 0.0) kl = 0.0; /* KL >= 0; rounding can leave -1e-9 */
-        p.row_loss[2 * row] = (float)((double)T_ * (double)T_ * kl);
+        const double kd_row = (double)T_ * (double)T_ * kl;
+        if (!dd_fits_float(kd_row)) dd_flag_error(p.error_flag, DD_STATUS_OVERFLOW);
+        p.row_loss[2 * row] = (float)kd_row;
         if (label >= 0) {
-            /* -(1 - ls) log p_y - (ls / C) sum_c log p_c = lse - (1 - ls) s_y - (ls / C) sum_c s_c */
-            double ce = lseS1 - (1.0 - ls) * (double)dd_to_float(srow[label]);
-            if (ls > 0.0f) ce -= (double)ls / (double)C * sa[2 + K];
+            /* -(1 - ls) log p_y - (ls / C) sum_c log p_c = log Ss1 + (1 - ls)(ms - s_y) + ls (ms - mean_c s_c) */
+            double ce = log(Ss1) + (1.0 - ls) * ((double)ms - (double)dd_to_float(srow[label]));
+            if (ls > 0.0f) ce += (double)ls * ((double)ms - sa[2 + K] / (double)C);
+            if (!dd_fits_float(ce)) dd_flag_error(p.error_flag, DD_STATUS_OVERFLOW);
             p.row_loss[2 * row + 1] = (float)ce;
         } else {
             p.row_loss[2 * row + 1] = 0.0f;
@@ -330,9 +347,14 @@ __global__ void __launch_bounds__(DD_ROW_THREADS, DD_ROW_MIN_BLOCKS)
 
     /* pass E: dL/ds = alpha_kd T / B (p - q) + alpha_ce / B (softmax(s) - y~) */
     if (grow) {
-        const float Bf = (float)p.batch;
-        const float ckd = p.alpha_kd * T_ / Bf;
-        const float cce = label >= 0 ? p.alpha_ce / Bf : 0.0f;
+        /* |g| <= |ckd| + 2 |cce|; coefficients from double so that alpha T cannot overflow before the division by B.
+         * Where that bound passes the output dtype's range (huge alphas), each class is checked. */
+        const double ckd_d = (double)p.alpha_kd * (double)T_ / (double)p.batch;
+        const double cce_d = label >= 0 ? (double)p.alpha_ce / (double)p.batch : 0.0;
+        const double gmax = p.dtype == DD_FLOAT16 ? 65504.0 : DD_FLT_MAX_D;
+        const bool risky = !(fabs(ckd_d) + 2.0 * fabs(cce_d) <= gmax);
+        const float ckd = (float)ckd_d;
+        const float cce = (float)cce_d;
         const float iSsT = (float)(1.0 / SsT), iSz = (float)(1.0 / Sz), iSs1 = (float)(1.0 / Ss1);
         const float off = ls / (float)C;
         for (int c = tid; c < C; c += nt) {
@@ -344,6 +366,7 @@ __global__ void __launch_bounds__(DD_ROW_THREADS, DD_ROW_MIN_BLOCKS)
 #pragma unroll
                 for (int k = 1; k < DD_MAX_TEACHERS; k++)
                     if (k < K) z += wr[k] * dd_to_float(trow[k][c]);
+                z = dd_clamp_finite(z);
             }
             const float sv = dd_logit(cache, srow, c);
             const float pT = expf((sv - ms) * invT) * iSsT;
@@ -351,6 +374,12 @@ __global__ void __launch_bounds__(DD_ROW_THREADS, DD_ROW_MIN_BLOCKS)
             const float p1 = expf(sv - ms) * iSs1;
             float g = ckd * (pT - qT) + cce * (p1 - off);
             if (c == label) g -= cce * (1.0f - ls);
+            if (risky) {
+                double gd = ckd_d * ((double)pT - (double)qT) + cce_d * ((double)p1 - (double)off);
+                if (c == label) gd -= cce_d * (1.0 - (double)ls);
+                if (!(fabs(gd) <= gmax)) dd_flag_error(p.error_flag, DD_STATUS_OVERFLOW);
+                g = (float)gd;
+            }
             grow[c] = dd_from_float<T>(g);
         }
     }
@@ -363,7 +392,7 @@ __global__ void __launch_bounds__(DD_ROW_THREADS, DD_ROW_MIN_BLOCKS)
  */
 __global__ void __launch_bounds__(DD_REDUCE_THREADS)
     dd_datw_reduce_kernel(const float *row_loss, int64_t B, float alpha_kd, float alpha_ce, int has_labels,
-                          float *loss) {
+                          float *loss, int32_t *error_flag) {
     __shared__ double red[DD_RED_SLOTS][DD_MAX_WARPS];
     __shared__ double tot[2];
     double acc[2] = {0.0, 0.0}; /* sum kd_b, sum ce_b */
@@ -375,9 +404,12 @@ __global__ void __launch_bounds__(DD_REDUCE_THREADS)
     dd_block_reduce(none, 0, acc, 2, none, 0, red, tot);
     if (threadIdx.x == 0) {
         const double kd = tot[0] / (double)B, ce = tot[1] / (double)B;
+        const double total = (double)alpha_kd * kd + (has_labels ? (double)alpha_ce * ce : 0.0);
+        /* finite rows, but the weighted total beyond float32 (NaN rows are already flagged) */
+        if (isfinite(total) && !dd_fits_float(total)) dd_flag_error(error_flag, DD_STATUS_OVERFLOW);
         loss[1] = (float)kd;
         loss[2] = has_labels ? (float)ce : 0.0f;
-        loss[0] = (float)((double)alpha_kd * kd + (has_labels ? (double)alpha_ce * ce : 0.0));
+        loss[0] = (float)total;
     }
 }
 
@@ -416,7 +448,7 @@ extern "C" dd_status dd_datw_cuda(const dd_datw_params *p) {
     default: dd_launch_datw<__nv_bfloat16>(p, stream); break;
     }
     dd_datw_reduce_kernel<<<1, DD_REDUCE_THREADS, 0, stream>>>(p->row_loss, p->batch, p->alpha_kd, p->alpha_ce,
-                                                                p->labels != 0, p->loss);
+                                                                p->labels != 0, p->loss, p->error_flag);
     const cudaError_t err = cudaGetLastError();
     if (err == cudaErrorNoDevice || err == cudaErrorInsufficientDriver) return DD_ERR_CUDA_UNAVAILABLE;
     return err == cudaSuccess ? DD_OK : DD_ERR_CUDA_LAUNCH;

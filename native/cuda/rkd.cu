@@ -21,7 +21,9 @@
  *   5. dd_rkd_grad      grid (ceil(Ds / 256), B) x 256: dL/de_a = sum_{b != a} K_ab (e_a - e_b), one column per
  *                       thread, in the input dtype.
  *   6. dd_rkd_loss      one warp: (L, L_D, L_A) from the per-row partials.
- * Steps 4 and 5 are skipped without grad_student.
+ * Steps 4 and 5 are skipped without grad_student. Range: the loss is scale-free and everything runs in double, so
+ * finite embeddings of any float32 magnitude give finite results; a loss or gradient beyond the output's range (huge
+ * term weights) flags DD_STATUS_OVERFLOW (dd_common.h).
  *
  * Deterministic: no atomics touch the numbers. Every sum has a fixed association order (per thread in index order,
  * a fixed shuffle tree, warp partials in warp order); the batch scalars mu and S are summed by warp 0 of each block
@@ -258,7 +260,7 @@ __global__ void __launch_bounds__(DD_RKD_THREADS)
 /* Kernel 5: dL/de_a[d] = sum_{b != a} K_ab (e_a[d] - e_b[d]); block (column tile, a). */
 template <typename T>
 __global__ void __launch_bounds__(DD_RKD_THREADS)
-    dd_rkd_grad(const T *student, const double *K, int64_t B, int64_t Ds, T *grad) {
+    dd_rkd_grad(const T *student, const double *K, int64_t B, int64_t Ds, T *grad, double gmax, int32_t *flag) {
     const int64_t a = blockIdx.y;
     const int64_t d = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (d >= Ds) return;
@@ -269,18 +271,25 @@ __global__ void __launch_bounds__(DD_RKD_THREADS)
         if (b == a) continue;
         acc += ka[b] * (xa - dd_rkd_load(student, b * Ds + d));
     }
+    /* finite inputs, but a gradient beyond the dtype's range (huge weights, tiny distances): an overflow (NaN
+     * means a non-finite input, flagged by dd_rkd_dist) */
+    if (isfinite(acc) && !(fabs(acc) <= gmax)) dd_rkd_flag(flag, DD_STATUS_OVERFLOW);
     dd_rkd_store(grad, a * Ds + d, acc);
 }
 
 /* Kernel 6: loss = (lambda_D L_D + lambda_A L_A, L_D, L_A) from the per-row partials; one warp. */
-__global__ void dd_rkd_loss(dd_rkd_ws ws, int64_t B, float distance_weight, float angle_weight, float *loss) {
+__global__ void dd_rkd_loss(dd_rkd_ws ws, int64_t B, float distance_weight, float angle_weight, float *loss,
+                            int32_t *flag) {
     const double np = (double)B * (double)(B - 1), nt = np * (double)(B - 1);
     const double ld = dd_rkd_warp_total(ws.ld, B) / np;
     const double la = dd_rkd_warp_total(ws.la, B) / nt;
     if (threadIdx.x == 0) {
+        const double total = (double)distance_weight * ld + (double)angle_weight * la;
+        /* the terms are scale-free; only the weights can push a finite loss past float32 */
+        if (isfinite(total) && !dd_fits_float(total)) dd_rkd_flag(flag, DD_STATUS_OVERFLOW);
         loss[1] = (float)ld;
         loss[2] = (float)la;
-        loss[0] = (float)((double)distance_weight * ld + (double)angle_weight * la);
+        loss[0] = (float)total;
     }
 }
 
@@ -308,9 +317,10 @@ static void dd_rkd_launch(const dd_rkd_params *p, const dd_rkd_ws &ws, cudaStrea
         dd_rkd_kmat<<<(unsigned)B, DD_RKD_THREADS, 0, stream>>>(ws, B, eps, (double)p->distance_weight / np,
                                                                  (double)p->angle_weight / nt);
         dd_rkd_grad<T><<<dim3((unsigned)((Ds + DD_RKD_THREADS - 1) / DD_RKD_THREADS), (unsigned)B), DD_RKD_THREADS, 0,
-                         stream>>>((const T *)p->student, ws.rdt, B, Ds, (T *)p->grad_student);
+                         stream>>>((const T *)p->student, ws.rdt, B, Ds, (T *)p->grad_student,
+                                   p->dtype == DD_FLOAT16 ? 65504.0 : DD_FLT_MAX_D, p->error_flag);
     }
-    dd_rkd_loss<<<1, 32, 0, stream>>>(ws, B, p->distance_weight, p->angle_weight, p->loss);
+    dd_rkd_loss<<<1, 32, 0, stream>>>(ws, B, p->distance_weight, p->angle_weight, p->loss, p->error_flag);
 }
 
 extern "C" int64_t dd_rkd_workspace_floats(int64_t batch) {

@@ -28,6 +28,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "dd_common.h"
 #include "dd_sdd.h"
 
 #define SDD_THREADS 1024       /* kernel 1: threads per sample block */
@@ -144,6 +145,8 @@ __global__ void __launch_bounds__(SDD_THREADS) sdd_sample_kernel(const __grid_co
     const double total = sdd_block_sum(acc, warp_sums);
     if (threadIdx.x == 0) {
         if (!isfinite(total) && p.error_flag) atomicCAS(p.error_flag, 0, DD_ERR_NONFINITE_INPUT);
+        /* finite data (double squares of floats cannot overflow) whose sum does not fit the float32 output */
+        else if (!dd_fits_float(total) && p.error_flag) atomicCAS(p.error_flag, 0, DD_STATUS_OVERFLOW);
         p.partial[blockIdx.x] = (float)total;
     }
 }

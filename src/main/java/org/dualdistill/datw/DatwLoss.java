@@ -105,6 +105,10 @@ public final class DatwLoss {
      *                 weighting must not be CAMKD); borrowed
      * @return the result; caller must close
      * @throws IllegalArgumentException for shape, dtype, device, contiguity, label-range or non-finite problems
+     *                                  ("contains NaN or infinity", naming the tensor), and for finite logits whose
+     *                                  loss or gradient exceeds the float32 range ("overflows float32"; logits of
+     *                                  any smaller magnitude, up to ~1e38, are computed; the TORCH backend checks
+     *                                  this only with checkFinite)
      * @throws KernelException          when a fused backend was requested explicitly but is unavailable
      */
     public DatwResult compute(Tensor student, List<Tensor> teachers, Tensor labels) {
@@ -213,7 +217,7 @@ public final class DatwLoss {
                 }
             }
         } catch (KernelException e) {
-            throw translate(e, c);
+            throw translate(e, c, student, teachers);
         }
         Tensor total = aux.select(0, DatwResult.partsOffset(b, k));
         Tensor loss;
@@ -225,14 +229,44 @@ public final class DatwLoss {
         return new DatwResult(FusedLosses.keep(loss), FusedLosses.keep(aux), b, k, cuda ? KernelBackend.FUSED_CUDA : KernelBackend.FUSED_CPU);
     }
 
-    private static RuntimeException translate(KernelException e, long classes) {
+    /**
+     * The kernels report a loss beyond float32 under the NaN/inf status (the ABI has no overflow code yet, see
+     * native/common/dd_common.h): on that status the inputs are checked here, on the error path only, and finite
+     * inputs mean an overflow.
+     */
+    private static RuntimeException translate(KernelException e, long classes, Tensor student, List<Tensor> teachers) {
         if (e.status() == DualdistillNative.DD_ERR_LABEL_OUT_OF_RANGE()) {
             return new IllegalArgumentException("labels: a label is outside 0.." + (classes - 1) + " (C = " + classes + ")", e);
         }
         if (e.status() == DualdistillNative.DD_ERR_NONFINITE_INPUT()) {
-            return new IllegalArgumentException("student or teacher logits contain NaN or infinity", e);
+            String bad = firstNonFinite(student, teachers);
+            if (bad == null) {
+                return overflow(e);
+            }
+            return new IllegalArgumentException(bad + ": contains NaN or infinity", e);
         }
         return e;
+    }
+
+    /** @return "student" or "teachers[k]" for the first input holding a NaN or infinity, or null if all are finite */
+    static String firstNonFinite(Tensor student, List<Tensor> teachers) {
+        try (PointerScope scope = new PointerScope()) {
+            if (!torch.isfinite(student.detach()).all().item_bool()) {
+                return "student";
+            }
+            for (int k = 0; k < teachers.size(); k++) {
+                if (!torch.isfinite(teachers.get(k)).all().item_bool()) {
+                    return "teachers[" + k + "]";
+                }
+            }
+            return null;
+        }
+    }
+
+    /** The exception for finite logits whose loss or gradient does not fit float32. */
+    static IllegalArgumentException overflow(Throwable cause) {
+        return new IllegalArgumentException("DATW loss overflows float32: the logits are finite, but the loss or its "
+                + "gradient exceeds the float32 range (|x| > 3.4e38); scale the logits or the loss weights down", cause);
     }
 
     /** Builder over {@link DatwConfig}; every setter validates when {@link #build()} runs. Not thread-safe. */

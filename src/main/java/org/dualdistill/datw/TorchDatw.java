@@ -102,6 +102,9 @@ final class TorchDatw {
         } else {
             ce = torch.zeros_like(kd);
         }
+        if (cfg.checkFinite() && !torch.isfinite(total.detach()).all().item_bool()) {
+            throw DatwLoss.overflow(null); // the inputs were checked above: finite logits, a loss beyond float32
+        }
         // the kernels' aux layout: weights | confidence | discrepancy | row losses (unused here, zero) | (L, L_kd, L_ce)
         Tensor aux = torch.cat(new TensorVector(wf.reshape(-1), conf.to(ScalarType.Float).reshape(-1),
                 disc.to(ScalarType.Float).reshape(-1), torch.zeros(new long[] {2 * b},

@@ -148,7 +148,10 @@ public final class RkdLoss {
      * @param teacherEmbeddings teacher embeddings [B, Dt], same dtype and device as the student (Dt may differ from
      *                          Ds); borrowed; never receives gradients
      * @return the result; caller must close
-     * @throws IllegalArgumentException for shape, dtype, device, contiguity or non-finite problems, naming the argument
+     * @throws IllegalArgumentException for shape, dtype, device, contiguity or non-finite problems, naming the argument;
+     *                                  on the fused backends also when finite embeddings give a loss or gradient beyond
+     *                                  the float32 range ("overflows float32": huge term weights), while embeddings of
+     *                                  any float32 magnitude are computed
      * @throws KernelException          when a fused backend was requested explicitly but is unavailable
      */
     public RkdResult compute(Tensor studentEmbeddings, Tensor teacherEmbeddings) {
@@ -271,8 +274,16 @@ public final class RkdLoss {
     /** Names the offending argument for a NaN/inf report (checked here, on the error path only). */
     private static RuntimeException translate(KernelException e, Tensor student, Tensor teacher) {
         if (e.status() == DualdistillNative.DD_ERR_NONFINITE_INPUT()) {
-            String which = torch.isfinite(student).all().item_bool() ? "teacherEmbeddings" : "studentEmbeddings";
-            return new IllegalArgumentException(which + ": contains NaN or infinity", e);
+            if (!torch.isfinite(student).all().item_bool()) {
+                return new IllegalArgumentException("studentEmbeddings: contains NaN or infinity", e);
+            }
+            if (!torch.isfinite(teacher).all().item_bool()) {
+                return new IllegalArgumentException("teacherEmbeddings: contains NaN or infinity", e);
+            }
+            // both finite: the kernels report a result beyond float32 under this status (the ABI has no overflow code
+            // yet, see native/common/dd_common.h)
+            return new IllegalArgumentException("RKD loss overflows float32: the embeddings are finite, but the loss or "
+                    + "its gradient exceeds the float32 range (|x| > 3.4e38); lower distanceWeight/angleWeight", e);
         }
         return e;
     }

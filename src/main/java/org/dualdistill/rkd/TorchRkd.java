@@ -20,7 +20,8 @@ import org.dualdistill.kernels.KernelBackend;
  * mu_s as well. The teacher side runs without grad.
  *
  * <p>Precision: float32 and float64 embeddings are computed in their own dtype; float16 and bfloat16 are computed
- * in float32 (like the kernels' wider accumulation), with the gradient cast back by autograd. Memory and time are
+ * in float32 (like the kernels' wider accumulation), with the gradient cast back by autograd. Embeddings above 1e18
+ * in magnitude (whose squared differences would overflow float32) are computed in float64. Memory and time are
  * O(B^2 D) and O(B^3 D): this is the baseline, not the fast path.
  *
  * <p>Runs inside the caller's {@code PointerScope}; the tensors it returns in {@link RkdResult} are retained.
@@ -36,7 +37,8 @@ final class TorchRkd {
             requireFinite(student, "studentEmbeddings");
             requireFinite(teacher, "teacherEmbeddings");
         }
-        ScalarType work = TensorBridge.dtype(student) == ScalarType.Double ? ScalarType.Double : ScalarType.Float;
+        ScalarType in = TensorBridge.dtype(student);
+        ScalarType work = in == ScalarType.Double || needsFloat64(student, teacher) ? ScalarType.Double : ScalarType.Float;
         Tensor s = student.to(work);
         // pair mask i != j [B, B] and triple mask j != i, k != i [B, B, B], on the embeddings' device
         Tensor pairs = torch.eye(b, new TensorOptions(ScalarType.Bool).device(new DeviceOptional(student.device())))
@@ -54,6 +56,14 @@ final class TorchRkd {
         Tensor distance = torch.smooth_l1_loss(rs[0].masked_select(pairs), psiT, REDUCTION_MEAN, 1.0);
         Tensor angle = torch.smooth_l1_loss(rs[1].masked_select(triples), cosT, REDUCTION_MEAN, 1.0);
         Tensor total = distance.mul(new Scalar(cfg.distanceWeight())).add(angle.mul(new Scalar(cfg.angleWeight())));
+        if (work != in && in != ScalarType.Double) {
+            total = total.to(ScalarType.Float); // widened only for the range: the loss keeps float32
+        }
+        if (cfg.checkFinite() && !torch.isfinite(total.detach()).all().item_bool()) {
+            // the inputs were checked above: finite embeddings, a loss beyond float32 (huge term weights)
+            throw new IllegalArgumentException("RKD loss overflows float32: the embeddings are finite, but the loss "
+                    + "exceeds the float32 range (|x| > 3.4e38); lower distanceWeight/angleWeight");
+        }
         Tensor parts = torch.stack(new TensorVector(total.detach(), distance.detach(), angle.detach()), 0)
                 .to(ScalarType.Float);
         total.retainReference();
@@ -73,6 +83,21 @@ final class TorchRkd {
         Tensor dots = torch.bmm(diff, diff.transpose(1, 2)); // [i, j, k] = <e_j - e_i, e_k - e_i>
         Tensor cos = dots.div(d.unsqueeze(2).mul(d.unsqueeze(1)));
         return new Tensor[] {d.div(mu), cos};
+    }
+
+    /**
+     * Squared differences of float32 embeddings overflow float32 once |e| passes ~1e19 (the distances turn inf and
+     * the relations NaN); above 1e18 the relations are computed in float64, which holds any float32 input. One
+     * reduction and one host read per input: the naive baseline's cost for correctness at every magnitude.
+     */
+    private static boolean needsFloat64(Tensor student, Tensor teacher) {
+        for (Tensor t : new Tensor[] {student, teacher}) {
+            if (TensorBridge.dtype(t) != ScalarType.Double
+                    && torch.max(torch.abs(t.detach())).item_double() > 1e18) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void requireFinite(Tensor t, String name) {

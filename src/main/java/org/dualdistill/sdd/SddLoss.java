@@ -116,7 +116,10 @@ public final class SddLoss {
      * @param b    projected CNN-teacher features phi_CNN(f_CNN), same shape, dtype and device; borrowed; a constant
      * @return the result; caller must close (after {@code loss().backward()})
      * @throws IllegalArgumentException naming the argument for a shape, dtype, device or contiguity mismatch, or
-     *                                  NaN/infinity in an input
+     *                                  NaN/infinity in an input; on the fused backends also when finite inputs give a
+     *                                  per-sample squared-error sum or a loss beyond the float32 range ("overflows
+     *                                  float32": rHat of ~1e19 and up), while teacher features of any float32
+     *                                  magnitude are normalized correctly
      * @throws KernelException          when a fused backend was requested explicitly but is unavailable
      */
     public SddResult compute(Tensor rHat, Tensor a, Tensor b) {
@@ -127,7 +130,7 @@ public final class SddLoss {
                 if (checkFinite) {
                     requireFinite(rHat, a, b);
                 }
-                return TorchSdd.compute(rHat, a, b, eps);
+                return TorchSdd.compute(rHat, a, b, eps, checkFinite);
             }
             return fused(be == KernelBackend.FUSED_CUDA, rHat, a, b, shape);
         }
@@ -208,7 +211,11 @@ public final class SddLoss {
         } catch (KernelException e) {
             if (e.status() == DualdistillNative.DD_ERR_NONFINITE_INPUT()) {
                 requireFinite(rHat, a, b); // names the argument
-                throw new IllegalArgumentException("rHat, a or b contains NaN or infinity", e);
+                // every input is finite: the kernels report a result beyond float32 under this status (the ABI has
+                // no overflow code yet, see native/common/dd_common.h)
+                throw new IllegalArgumentException("SDD loss overflows float32: rHat, a and b are finite, but a "
+                        + "per-sample sum of squared errors or the loss exceeds the float32 range (|x| > 3.4e38); "
+                        + "rHat is far too large", e);
             }
             throw e;
         }
