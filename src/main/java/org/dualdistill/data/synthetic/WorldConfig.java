@@ -18,7 +18,7 @@ import java.util.Set;
  * @param quality                 MPEG-4 qscale (1 best .. 31)
  * @param seed                    master seed: equal seeds and settings give byte-identical worlds
  * @param noise                   per-pixel Gaussian noise, in 8-bit levels
- * @param jitter                  per-frame camera shake, in pixels
+ * @param jitter                  per-frame camera shake (standard deviation, clipped at 3 sigma), in pixels (0..0.5)
  * @param sourceClasses           the source's classes in label order (distinct, &gt;= 2)
  * @param sourceTrain             source videos per class tagged 1 (train)
  * @param sourceTest              source videos per class tagged 2 (test)
@@ -46,7 +46,8 @@ public record WorldConfig(int width, int height, int minFrames, int maxFrames, i
         check(frameRate >= 1 && frameRate <= 240, "frameRate must be in [1, 240], got " + frameRate);
         check(quality >= 1 && quality <= 31, "quality must be in [1, 31], got " + quality);
         check(noise >= 0 && noise <= 64, "noise must be in [0, 64], got " + noise);
-        check(jitter >= 0 && jitter <= 2, "jitter must be in [0, 2] (larger shakes break the half-frame separation), got " + jitter);
+        check(jitter >= 0 && jitter <= 0.5, "jitter must be in [0, 0.5] (shakes are clipped at 3 sigma, and more than 1.5 pixels "
+                + "could carry a relation object across the midline), got " + jitter);
         sourceClasses = classes(sourceClasses, "sourceClasses");
         targetClasses = classes(targetClasses, "targetClasses");
         check(sourceTrain >= 1 && sourceTest >= 0 && sourceTrain + sourceTest <= 100_000, "source needs train >= 1, test >= 0, got "

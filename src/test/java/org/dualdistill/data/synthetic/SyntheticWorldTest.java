@@ -192,6 +192,36 @@ class SyntheticWorldTest {
         }
     }
 
+    /** Geometry on the tracks: at the smallest size and largest shake allowed, every object pixel stays in its half. */
+    @Test
+    void relationObjectsStayInTheirHalvesAtTheLimits() {
+        for (int size : new int[] {24, 32, 77}) {
+            WorldConfig cfg = WorldConfig.builder().optSize(size, size).optJitter(0.5).build();
+            for (WorldDomain d : WorldDomain.values()) {
+                for (WorldClass c : List.of(WorldClass.IN_PHASE, WorldClass.RIGHT_LEADS, WorldClass.TOP_LEADS)) {
+                    boolean lr = c.arrangement() == WorldClass.Arrangement.LEFT_RIGHT;
+                    for (long seed = 0; seed < 300; seed++) {
+                        Scene s = WorldScene.sample(c, d, seed, 20, cfg, Double.NaN);
+                        for (int t = 0; t < 20; t++) {
+                            for (int k = 0; k < 2; k++) {
+                                Scene.Sprite o = s.actors.get(k);
+                                double pos = lr ? o.cx()[t] + s.jitterX[t] : o.cy()[t] + s.jitterY[t];
+                                double reach = 1.25 * o.scale()[t] + 1; // the rasterizer's bounding radius
+                                String where = c + " " + d + " size " + size + " seed " + seed + " t " + t;
+                                if (k == 0) {
+                                    assertTrue(pos + reach < size / 2.0, where);
+                                } else {
+                                    assertTrue(pos - reach > size / 2.0, where);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> WorldConfig.builder().optJitter(0.6).build());
+    }
+
     /** Local classes: their defining motion measured on the pixels (centroid of the object). */
     @Test
     void localClassesMoveAsTheirNameSays() {
