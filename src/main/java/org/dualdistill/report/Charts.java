@@ -120,6 +120,40 @@ public final class Charts {
     }
 
     /**
+     * DATW's mean teacher weights per class family over training: one line per (teacher, family), e.g.
+     * "vit | relation", so the report shows which teacher DATW trusts on which family.
+     *
+     * @param file     PNG to write (parent folders are created)
+     * @param teachers teacher names, e.g. {@code ["vit", "cnn"]}
+     * @param families family names, e.g. {@code ["local", "relation"]}
+     * @param weights  [teacher][family][epoch] mean weight of that teacher over the training samples of that family in
+     *                 that epoch (in [0, 1]; non-finite values are skipped)
+     * @throws IllegalArgumentException if the shapes do not match the names
+     * @throws IOException              on write failure
+     */
+    public static void teacherWeightsPerFamily(Path file, List<String> teachers, List<String> families, double[][][] weights)
+            throws IOException {
+        if (teachers == null || families == null || weights == null || weights.length != teachers.size()) {
+            throw new IllegalArgumentException("weights need one entry per teacher: " + (teachers == null ? "null" : teachers.size())
+                    + " teachers, " + (weights == null ? "null" : weights.length) + " entries");
+        }
+        Map<String, double[]> series = new java.util.LinkedHashMap<>();
+        for (int t = 0; t < teachers.size(); t++) {
+            if (weights[t] == null || weights[t].length != families.size()) {
+                throw new IllegalArgumentException("teacher " + teachers.get(t) + ": need one series per family (" + families.size() + "), got "
+                        + (weights[t] == null ? "null" : weights[t].length));
+            }
+            for (int f = 0; f < families.size(); f++) {
+                if (weights[t][f] == null) {
+                    throw new IllegalArgumentException("teacher " + teachers.get(t) + ", family " + families.get(f) + ": null series");
+                }
+                series.put(teachers.get(t) + " | " + families.get(f), weights[t][f].clone());
+            }
+        }
+        lines(file, "DATW: mean teacher weight per family", "epoch", "mean weight", series);
+    }
+
+    /**
      * Bar chart.
      *
      * @param file   PNG to write

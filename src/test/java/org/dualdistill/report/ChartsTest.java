@@ -79,4 +79,20 @@ class ChartsTest {
         assertThrows(IllegalArgumentException.class, () -> HtmlReport.write(f, "t", List.of(), List.of("a", "b"),
                 List.of(List.of("only one")), List.of()));
     }
+
+    @Test
+    void teacherWeightsPerFamilyWritesAPngAndChecksShapes() throws Exception {
+        double[][][] w = {
+            {{0.5, 0.45, 0.4}, {0.5, 0.6, 0.7}},
+            {{0.5, 0.55, 0.6}, {0.5, 0.4, Double.NaN}},
+        };
+        Path p = dir.resolve("weights/datw-weights.png");
+        Charts.teacherWeightsPerFamily(p, List.of("vit", "cnn"), List.of("local", "relation"), w);
+        BufferedImage img = read(p);
+        assertTrue(hasNonWhite(img));
+        assertThrows(IllegalArgumentException.class,
+                () -> Charts.teacherWeightsPerFamily(dir.resolve("x.png"), List.of("vit"), List.of("local", "relation"), w));
+        assertThrows(IllegalArgumentException.class,
+                () -> Charts.teacherWeightsPerFamily(dir.resolve("x.png"), List.of("vit", "cnn"), List.of("local"), w));
+    }
 }

@@ -55,7 +55,7 @@ final class Scene {
     final List<Sprite> distractors;
     final List<Sprite> actors;
 
-    private Scene(int width, int height, int frames, Texture texture, double[] bg0, double[] bg1, double[] texParams, double[][] blobGrid,
+    Scene(int width, int height, int frames, Texture texture, double[] bg0, double[] bg1, double[] texParams, double[][] blobGrid,
             double[] bgDx, double[] bgDy, double[] jitterX, double[] jitterY, double[] brightness, long[] noiseSeeds, double noise,
             List<Sprite> distractors, List<Sprite> actors) {
         this.width = width;
@@ -207,7 +207,7 @@ final class Scene {
     }
 
     /** The acting objects of one motion, in its forward direction. */
-    private static List<Sprite> actors(ActionClass.Motion motion, SplittableRandom rnd, int frames, int w, int h, boolean dark) {
+    static List<Sprite> actors(ActionClass.Motion motion, SplittableRandom rnd, int frames, int w, int h, boolean dark) {
         double minDim = Math.min(w, h);
         double[] u = easing(rnd, frames);
         List<Sprite> out = new ArrayList<>();
@@ -315,7 +315,7 @@ final class Scene {
      * A monotone progress profile from 0 to 1: linear plus a random sinusoidal speed change whose distribution is the
      * same forwards and backwards ({@code 1 - e(1 - u)} has the same form as {@code e(u)}).
      */
-    private static double[] easing(SplittableRandom rnd, int frames) {
+    static double[] easing(SplittableRandom rnd, int frames) {
         double a = rnd.nextDouble(-0.6, 0.6);
         double[] u = new double[frames];
         for (int t = 0; t < frames; t++) {
@@ -325,19 +325,19 @@ final class Scene {
         return u;
     }
 
-    private static Shape randomShape(SplittableRandom rnd) {
+    static Shape randomShape(SplittableRandom rnd) {
         return Shape.values()[rnd.nextInt(Shape.values().length)];
     }
 
     /** A saturated colour that stands out from the background; {@code contrast < 1} makes it closer to it. */
-    private static double[] foreground(SplittableRandom rnd, boolean darkBackground, double contrast) {
+    static double[] foreground(SplittableRandom rnd, boolean darkBackground, double contrast) {
         double v = darkBackground ? rnd.nextDouble(0.75, 1.0) : rnd.nextDouble(0.05, 0.3);
         double mid = 0.5;
         v = mid + (v - mid) * Math.max(contrast, 0.5);
         return hsv(rnd.nextDouble(), rnd.nextDouble(0.4, 1.0), v);
     }
 
-    private static double gaussian(SplittableRandom rnd) {
+    static double gaussian(SplittableRandom rnd) {
         // Box-Muller; SplittableRandom has no nextGaussian with a stable algorithm across JDKs
         double u1 = rnd.nextDouble();
         double u2 = rnd.nextDouble();
@@ -349,7 +349,7 @@ final class Scene {
         return r < 0 ? r + size : r;
     }
 
-    private static double clamp(double v, double lo, double hi) {
+    static double clamp(double v, double lo, double hi) {
         return Math.max(lo, Math.min(hi, v));
     }
 
