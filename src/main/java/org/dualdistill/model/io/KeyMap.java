@@ -15,14 +15,15 @@ public interface KeyMap {
     String toModel(String fileKey);
 
     /**
-     * Whether a tensor may be reshaped on load (same element count, another shape), for zoos that store a tensor
-     * with another but equivalent shape (torchvision's {@code pos_encoding.class_token} [C] is our
-     * {@code cls_token} [1, 1, C]).
+     * The shape a file tensor has under the model's scheme, for zoos that store a tensor with another but equivalent
+     * shape (torchvision's {@code pos_encoding.class_token} [C] is our {@code cls_token} [1, 1, C]). The element
+     * count must not change.
      *
-     * @param modelKey a model name
-     * @return true to allow a reshape; false by default
+     * @param modelKey  the model name (from {@link #toModel})
+     * @param fileShape the shape in the file
+     * @return the model's shape for it; the file shape by default
      */
-    default boolean reshapes(String modelKey) {
-        return false;
+    default long[] modelShape(String modelKey, long[] fileShape) {
+        return fileShape;
     }
 }

@@ -227,7 +227,8 @@ public final class Weights {
                             + "' both map to '" + name + "'");
                 }
                 long[] want = TensorBridge.shape(dst);
-                if (!Arrays.equals(want, info.shape()) && !(keys.reshapes(name) && numel(want) == numel(info.shape()))) {
+                long[] have = keys.modelShape(name, info.shape());
+                if (!Arrays.equals(want, have) || numel(have) != numel(info.shape())) {
                     mismatched.add(name + ": file " + Arrays.toString(info.shape()) + " vs model " + Arrays.toString(want));
                     mismatchedNames.add(name);
                     continue;
@@ -283,8 +284,12 @@ public final class Weights {
                     throw new WeightLoadException(file + ": two file tensors map to '" + to + "'");
                 }
                 Tensor view;
+                long[] shape = keys.modelShape(to, src.tensors().get(name).shape());
+                if (numel(shape) != numel(src.tensors().get(name).shape())) {
+                    throw new WeightLoadException(file + ": tensor '" + name + "' cannot take the shape " + Arrays.toString(shape));
+                }
                 try (PointerScope inner = new PointerScope()) {
-                    view = src.tensor(name).contiguous().clone();
+                    view = src.tensor(name).reshape(shape).contiguous().clone();
                     view.retainReference();
                 }
                 out.put(to, view);
