@@ -478,6 +478,7 @@ public final class TorchFile implements AutoCloseable {
 
     private static TorchFile finish(Path file, Format format, Arena arena, Object root, Map<String, StorageRef> refs,
                                     Map<String, MemorySegment> storages) throws IOException {
+        checkNesting(file, root);
         String stateKey = null;
         Map<?, ?> dict = null;
         if (root instanceof Map<?, ?> m) {
@@ -495,7 +496,6 @@ public final class TorchFile implements AutoCloseable {
             throw new IOException(file + ": the checkpoint is a " + (root == null ? "None" : root.getClass().getSimpleName())
                     + ", not a dict of tensors");
         }
-        checkNesting(file, root);
         Map<String, StoredTensor> tensors = new LinkedHashMap<>();
         for (Map.Entry<?, ?> e : dict.entrySet()) {
             if (e.getKey() instanceof String name && e.getValue() instanceof TensorRef t) {

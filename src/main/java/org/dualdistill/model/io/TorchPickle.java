@@ -50,7 +50,7 @@ final class TorchPickle {
     /** A Python tuple (immutable; compared by identity so that hostile nesting can never recurse in hashCode). */
     record Tuple(List<Object> items) {
         Tuple {
-            items = List.copyOf(nullSafe(items));
+            items = nullSafe(items);
         }
 
         Object get(int i) {
@@ -252,7 +252,7 @@ final class TorchPickle {
                 case 0x8e, 0x96 -> push(bytes(len64())); // BINBYTES8, BYTEARRAY8
                 case ')' -> push(new Tuple(List.of()));
                 case 't' -> push(new Tuple(popMark()));
-                case 0x85 -> push(new Tuple(List.of(pop())) );
+                case 0x85 -> push(new Tuple(java.util.Collections.singletonList(pop())));
                 case 0x86 -> {
                     Object b = pop();
                     Object a = pop();
