@@ -266,8 +266,7 @@ def main(out):
     for k, v in mvit.items():
         tv[mvit_to_torchvision(k)] = v.reshape(-1) if k == "cls_token" else v
     torch.save(tv, os.path.join(out, "mvit_tiny_torchvision.pth"))
-    shared = "/work/shared/data/mvitv2_s_k400_parameters.tsv"
-    check_torchvision_names(shared if os.path.exists(shared) else os.path.join(out, "mvitv2_s_k400_parameters.tsv"),
+    check_torchvision_names(os.path.join(out, "mvitv2_s_k400_parameters.tsv"),
                             os.path.join(out, "torchvision_mvit_v2_s_parameters.tsv"))
 
     w = collections.OrderedDict(w=torch.ones(2))
@@ -279,11 +278,11 @@ def main(out):
 
 def full_mvit(path):
     """A full-size MViTv2-S checkpoint with random weights in PySlowFast's layout (for benchmarks/RESULTS.md)."""
-    from torchvision.models.video import mvit_v2_s
     g = torch.Generator().manual_seed(0)
-    tv = mvit_v2_s().state_dict()
     inv = {}
-    with open("/work/shared/data/mvitv2_s_k400_parameters.tsv") as f:
+    names = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "test", "resources", "fixtures",
+                         "checkpoints", "mvitv2_s_k400_parameters.tsv")
+    with open(names) as f:
         for line in f:
             if not line.startswith("#") and not line.startswith("name\t"):
                 n, s = line.rstrip("\n").split("\t")
