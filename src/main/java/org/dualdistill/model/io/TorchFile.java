@@ -48,7 +48,8 @@ import org.dualdistill.model.io.TorchPickle.Tuple;
  * are {@link IOException}s naming the file and the reason.
  *
  * <p>{@link #close()} unmaps the file: tensors from {@link #tensor} must not be used after it (clone them to keep
- * them). Not thread-safe.
+ * them). After {@link #open} the object is read-only: {@link #tensor} may be called from several threads (the arena
+ * is shared), each caller owning the wrappers it gets.
  */
 public final class TorchFile implements AutoCloseable {
     static {
@@ -101,6 +102,7 @@ public final class TorchFile implements AutoCloseable {
     private final String stateKey;
     private final Map<String, StoredTensor> tensors;
     private final Map<String, MemorySegment> storages;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     private TorchFile(Path file, Format format, Arena arena, Object root, String stateKey,
                       Map<String, StoredTensor> tensors, Map<String, MemorySegment> storages) {
@@ -639,8 +641,8 @@ public final class TorchFile implements AutoCloseable {
         if (t == null) {
             throw new IllegalArgumentException(file + ": no tensor '" + name + "'");
         }
-        if (!arena.scope().isAlive()) {
-            throw new IllegalStateException(file + ": closed");
+        if (closed.get()) {
+            throw new IllegalStateException("TorchFile is closed (" + file + ")");
         }
         MemorySegment s = storages.get(t.storageKey());
         long base = s.address() + t.offset() * t.dtype().size();
@@ -655,10 +657,10 @@ public final class TorchFile implements AutoCloseable {
         return torch.from_blob(p, t.shape(), t.stride(), new TensorOptions(t.dtype().scalarType()));
     }
 
-    /** Unmaps the file (and frees byte-swapped copies). Idempotent. */
+    /** Unmaps the file (and frees byte-swapped copies). Idempotent and thread-safe. */
     @Override
     public void close() {
-        if (arena.scope().isAlive()) {
+        if (!closed.getAndSet(true)) {
             arena.close();
         }
     }

@@ -110,6 +110,9 @@ public final class Weights {
          *         caller's PointerScope
          */
         public Tensor tensor(String name) {
+            if (closed.get()) {
+                throw new IllegalStateException("Weights.Source is closed (" + file + ")");
+            }
             if (torchFile != null) {
                 return torchFile.tensor(name);
             }
@@ -135,12 +138,18 @@ public final class Weights {
             }, e.shape(), new TensorOptions(d.scalarType()));
         }
 
+        private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+        /** Unmaps the file. Idempotent and thread-safe. */
         @Override
         public void close() {
+            if (closed.getAndSet(true)) {
+                return;
+            }
             if (torchFile != null) {
                 torchFile.close();
             }
-            if (arena != null && arena.scope().isAlive()) {
+            if (arena != null) {
                 arena.close();
             }
         }
