@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
         description = "Adaptive dual-teacher knowledge distillation for lightweight video action recognition.",
         subcommands = {SelfCheckCommand.class, InfoCommand.class, GenerateCommand.class, TrainTeacherCommand.class,
                 DistillCommand.class, EvaluateCommand.class, ExportCommand.class, PredictCommand.class, DemoCommand.class,
-                AblationCommand.class, LaunchCommand.class,
+                AblationCommand.class, LaunchCommand.class, WeightsCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 

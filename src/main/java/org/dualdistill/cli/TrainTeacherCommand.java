@@ -41,6 +41,7 @@ final class TrainTeacherCommand implements Callable<Integer> {
     TrainingOptions opts = new TrainingOptions();
     @Option(names = "--arch", required = true, description = "mvit (the ViT teacher) or x3d (the CNN teacher)")
     String arch;
+    @Mixin PretrainedInitOptions pretrained = new PretrainedInitOptions();
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "output .safetensors file")
     Path out;
 
@@ -84,6 +85,7 @@ final class TrainTeacherCommand implements Callable<Integer> {
              DataLoader loader = DataLoader.builder(trainSet, views).optBatchSize(d.batchSize()).optWorkers(workers)
                      .optSeed(s).optMaxSkippedFraction(d.maxSkippedFraction()).build();
              DataLoader testLoader = CliSupport.testLoader(testSet, testViews, d.batchSize(), workers, s)) {
+            pretrained.apply(model);
             List<Trainer.EpochStats> history;
             try (TrainingOptimizer opt = Optimizers.create(cfg.optimizer(), List.of(model.module()))) {
                 CosineSchedule schedule = CosineSchedule.of(cfg.optimizer(), cfg.schedule(), loader.batchesPerEpoch());

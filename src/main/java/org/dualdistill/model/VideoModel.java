@@ -37,6 +37,30 @@ public interface VideoModel extends AutoCloseable {
         }
     }
 
+    /**
+     * The map from a zoo's checkpoint names to this model's names, for {@link org.dualdistill.model.io.Weights#load}.
+     *
+     * @param zoo where the file comes from
+     * @return the key map
+     * @throws UnsupportedOperationException when this model has no map for that zoo (the message says which exist)
+     */
+    default org.dualdistill.model.io.KeyMap keyMap(org.dualdistill.model.io.Zoo zoo) {
+        if (zoo == org.dualdistill.model.io.Zoo.DUALDISTILL) {
+            return org.dualdistill.model.io.KeyMap.IDENTITY;
+        }
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " has no key map from " + zoo.cliName());
+    }
+
+    /**
+     * Re-initializes the classifier (the last Linear layer, as at construction) for fine-tuning on another label set.
+     *
+     * @return the state-dict names of the re-initialized tensors
+     * @throws UnsupportedOperationException when the model does not support it
+     */
+    default java.util.List<String> resetHead() {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot re-initialize its head");
+    }
+
     /** Releases the native module. Idempotent. */
     @Override
     void close();

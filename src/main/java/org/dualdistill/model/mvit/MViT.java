@@ -147,6 +147,26 @@ public final class MViT implements VideoModel {
         }
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>MViT: {@code head.projection}, with the construction's initialization (truncated normal std 0.02, bias 0).
+     */
+    @Override
+    public java.util.List<String> resetHead() {
+        open();
+        try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+            initLinear(head);
+        }
+        return java.util.List.of("head.projection.weight", "head.projection.bias");
+    }
+
+    /** {@inheritDoc} MViT: PySlowFast (our names) and torchvision's mvit_v2_s ({@link MViTKeys}). */
+    @Override
+    public org.dualdistill.model.io.KeyMap keyMap(org.dualdistill.model.io.Zoo zoo) {
+        return MViTKeys.from(zoo);
+    }
+
     private static void initLinear(LinearImpl l) {
         truncNormal(l.weight());
         l.bias().fill_(new Scalar(INIT_BIAS));

@@ -277,6 +277,34 @@ public final class X3d implements VideoModel {
                 reg(pool, "post_conv", Layers.pointwise(headInner, cfg.headDimOut(), false)), List.copyOf(projs));
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>X3D: {@code blocks.5.proj} (each head's Linear), with LibTorch's default Linear initialization as at
+     * construction.
+     */
+    @Override
+    public List<String> resetHead() {
+        List<String> names = new ArrayList<>();
+        try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope();
+             org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+            module();
+            for (int i = 0; i < head.projs().size(); i++) {
+                head.projs().get(i).reset_parameters();
+                String p = head.projs().size() == 1 ? "blocks.5.proj." : "blocks.5.proj." + i + ".";
+                names.add(p + "weight");
+                names.add(p + "bias");
+            }
+        }
+        return List.copyOf(names);
+    }
+
+    /** {@inheritDoc} X3D: pytorchvideo (our names) and PySlowFast ({@link X3dKeys}). */
+    @Override
+    public org.dualdistill.model.io.KeyMap keyMap(org.dualdistill.model.io.Zoo zoo) {
+        return X3dKeys.from(zoo);
+    }
+
     /** Registers a child and keeps its wrapper alive as long as this model, whatever PointerScope is open. */
     private <M extends Module> M reg(Module parent, String name, M child) {
         return own.register(parent, name, child);

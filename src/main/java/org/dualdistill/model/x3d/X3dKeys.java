@@ -72,6 +72,20 @@ public final class X3dKeys {
         return null;
     }
 
+    /**
+     * @param zoo where a file comes from
+     * @return the map from its names to ours (pytorchvideo's; a DataParallel {@code module.} prefix is dropped)
+     * @throws IllegalArgumentException for torchvision (which has no X3D)
+     */
+    public static org.dualdistill.model.io.KeyMap from(org.dualdistill.model.io.Zoo zoo) {
+        return switch (zoo) {
+            case DUALDISTILL, PYTORCHVIDEO -> k -> k.startsWith("module.") ? k.substring(7) : k;
+            case PYSLOWFAST -> X3dKeys::fromPySlowFast;
+            case TORCHVISION -> throw new IllegalArgumentException(
+                    "torchvision has no X3D; use --from pytorchvideo or pyslowfast");
+        };
+    }
+
     /** Replaces the first matching prefix (longest listed first where they overlap), or null when none matches. */
     private static String swap(String rest, String[][] pairs) {
         String best = null;
