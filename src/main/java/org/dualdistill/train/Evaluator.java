@@ -102,15 +102,20 @@ public final class Evaluator {
         long clips = 0;
         long anon = 0;
         model.module().eval();
+        org.bytedeco.pytorch.Device device = modelDevice(model);
         for (Batch b : loader.epoch(epoch)) {
             try (b; PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-                Tensor logits = model.forward(b.data(view)).logits();
+                Tensor x = b.data(view);
+                if (device != null) { // the model lives on a GPU: evaluate there (pinned, non-blocking copy)
+                    x = x.pin_memory().to(device, x.dtype(), true, false);
+                }
+                Tensor logits = model.forward(x).logits();
                 if (logits.size(1) != width) {
                     throw new IllegalArgumentException("model has " + logits.size(1) + " outputs, expected " + expected);
                 }
                 float[][] p = new float[heads.length][];
                 for (int h = 0, off = 0; h < heads.length; off += heads[h], h++) {
-                    p[h] = TensorBridge.toFloats(torch.softmax(logits.narrow(1, off, heads[h]), 1).contiguous());
+                    p[h] = TensorBridge.toFloats(torch.softmax(logits.narrow(1, off, heads[h]), 1).cpu().contiguous());
                 }
                 for (int i = 0; i < b.size(); i++) {
                     String key = aggregateByVideo ? b.videos().get(i).id() : "clip#" + (anon++);
@@ -232,5 +237,15 @@ public final class Evaluator {
         long total = scores.size();
         return new EvalResult(total, clips, total == 0 ? 0 : (double) top1 / total, total == 0 ? 0 : (double) top5 / total,
                 per, counts, confusion, videoLevel);
+    }
+
+    /** @return the CUDA device of a model's first parameter, or null when it lives on the CPU */
+    private static org.bytedeco.pytorch.Device modelDevice(VideoModel model) {
+        org.bytedeco.pytorch.TensorVector ps = model.module().parameters();
+        if (ps.size() == 0) {
+            return null;
+        }
+        org.bytedeco.pytorch.Device d = ps.get(0).device();
+        return d.is_cuda() ? d : null;
     }
 }
