@@ -121,6 +121,14 @@ final class DistillCommand implements Callable<Integer> {
             System.out.println(plan.toJson());
             return 0;
         }
+        if (distConfig != null && plan.device().startsWith("cuda")) {
+            try { // one rank per GPU: rank LOCAL_RANK of a host uses cuda:LOCAL_RANK
+                plan = Recipe.plan(plan.config().withOverrides(List.of("run.device=cuda:" + distConfig.localRank())),
+                        plan.classNames(), true);
+            } catch (RecipeException e) {
+                return fail(e.getMessage());
+            }
+        }
         try (DistributedContext ctx = distConfig == null ? null : DistributedContext.init(distConfig)) {
             try {
                 return train(plan, train, test, ctx);

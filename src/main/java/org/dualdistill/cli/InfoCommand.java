@@ -25,7 +25,7 @@ final class InfoCommand implements Callable<Integer> {
                 "view (T x stride, crop, train short side, test short side)");
         for (ModelPreset p : ModelZoo.all()) {
             ModelZoo.Stats s = ModelZoo.stats(p, classes, p.view());
-            System.out.printf(Locale.ROOT, "%-14s %,14d %9.3f  %s%n", p.name(), s.params(), s.gmacs(), p.view().summary());
+            System.out.printf(Locale.ROOT, "%-14s %,14d %9.4f  %s%n", p.name(), s.params(), s.gmacs(), p.view().summary());
         }
         System.out.printf(Locale.ROOT, "%d classes; GMACs: conv + linear multiply-accumulates of one clip at the train crop%n",
                 classes);
