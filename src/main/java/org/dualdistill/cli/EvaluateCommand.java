@@ -94,7 +94,9 @@ final class EvaluateCommand implements Callable<Integer> {
         EvalResult r;
         try (DataLoader loader = DataLoader.builder(test, Recipe.testSampler(s.view(), clips, crops)).optBatchSize(batch)
                 .optWorkers(Math.max(1, workers)).optShuffle(false).optSeed(0).build()) {
-            r = Evaluator.evaluate(s.model(), loader, "student", true, 0);
+            try (Progress bar = Progress.of("evaluate", loader.batchesPerEpoch(), "batch")) {
+                r = Evaluator.evaluate(s.model(), loader, "student", true, 0, n -> bar.step(n + " views"));
+            }
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         System.out.printf(Locale.ROOT, "%-10s %6s %6s %7s %7s %10s%n", "model", "videos", "views", "top-1", "top-5",

@@ -41,8 +41,19 @@ public final class Evaluator {
      * @return the metrics
      */
     public static EvalResult evaluate(VideoModel model, DataLoader loader, String view, boolean aggregateByVideo, int epoch) {
+        return evaluate(model, loader, view, aggregateByVideo, epoch, null);
+    }
+
+    /**
+     * As {@link #evaluate(VideoModel, DataLoader, String, boolean, int)}, reporting progress.
+     *
+     * @param onBatch called on the calling thread after each batch with its clip count (a progress bar), or null
+     * @return the metrics
+     */
+    public static EvalResult evaluate(VideoModel model, DataLoader loader, String view, boolean aggregateByVideo, int epoch,
+                                      java.util.function.IntConsumer onBatch) {
         int c = loader.dataset().numClasses();
-        Collected r = collect(model, loader, view, aggregateByVideo, epoch, new int[] {c}, "dataset " + c);
+        Collected r = collect(model, loader, view, aggregateByVideo, epoch, new int[] {c}, "dataset " + c, onBatch);
         List<Integer> labels = new ArrayList<>();
         for (LabeledVideo v : r.videos()) {
             labels.add(v.label());
@@ -78,7 +89,7 @@ public final class Evaluator {
                     + loader.dataset().name() + " has " + loader.dataset().numExtraLabels());
         }
         Collected r = collect(model, loader, view, aggregateByVideo, epoch, new int[] {numVerbs, numNouns},
-                "verb + noun heads " + numVerbs + " + " + numNouns);
+                "verb + noun heads " + numVerbs + " + " + numNouns, null);
         List<int[]> labels = new ArrayList<>();
         for (LabeledVideo v : r.videos()) {
             labels.add(new int[] {v.extraLabels().get(0), v.extraLabels().get(1)});
@@ -92,7 +103,7 @@ public final class Evaluator {
 
     /** One pass: softmax of each head (logit columns split by {@code heads}), summed per video or kept per clip. */
     private static Collected collect(VideoModel model, DataLoader loader, String view, boolean aggregateByVideo, int epoch,
-                                     int[] heads, String expected) {
+                                     int[] heads, String expected, java.util.function.IntConsumer onBatch) {
         int width = 0;
         for (int h : heads) {
             width += h;
@@ -133,6 +144,9 @@ public final class Evaluator {
                     }
                     videos.put(key, b.videos().get(i));
                     clips++;
+                }
+                if (onBatch != null) {
+                    onBatch.accept(b.size());
                 }
             }
         }
