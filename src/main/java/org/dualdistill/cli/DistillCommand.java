@@ -98,7 +98,15 @@ final class DistillCommand implements Callable<Integer> {
             }
             List<String> extra = new ArrayList<>();
             TrainingOptions.add(extra, "run.outputDir", out == null ? null : out.toString());
-            TrainConfig cfg = opts.config(extra);
+            // a resumed run without --config starts from the config saved with its checkpoint: the same models and views
+            TrainConfig base = TrainConfig.embeddedDemo();
+            if (resume != null && opts.config == null) {
+                String saved = org.dualdistill.train.Checkpoint.configJson(resume);
+                if (saved != null) {
+                    base = TrainConfig.parse(TrainConfig.embeddedDemo(), saved, TrainConfig.Format.JSON, List.of());
+                }
+            }
+            TrainConfig cfg = opts.config(base, extra);
             cfg = TrainingOptions.withTeacherWeights(cfg, "vit", vitTeacher, "--vit-teacher");
             cfg = TrainingOptions.withTeacherWeights(cfg, "cnn", cnnTeacher, "--cnn-teacher");
             if (ceOnly) {

@@ -53,13 +53,19 @@ final class TrainTeacherCommand implements Callable<Integer> {
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Which which;
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "output folder: teacher.safetensors + config.json")
+    @Option(names = "--out", paramLabel = "DIR", description = "output folder: teacher.safetensors + config.json; run.outputDir")
     Path out;
 
     @Override
     public Integer call() {
         try {
-            TrainConfig cfg = opts.config(List.of());
+            List<String> extra = new java.util.ArrayList<>();
+            TrainingOptions.add(extra, "run.outputDir", out == null ? null : out.toString());
+            TrainConfig cfg = opts.config(extra);
+            if (cfg.run().outputDir().isEmpty()) {
+                return fail("no output folder: give --out DIR (run.outputDir)");
+            }
+            out = Path.of(cfg.run().outputDir());
             TrainConfig.Model m;
             String role;
             if (which.role != null) {

@@ -43,6 +43,16 @@ final class TrainingOptions {
      * @throws RecipeException naming the file and key path
      */
     TrainConfig config(List<String> extra) throws RecipeException {
+        return config(TrainConfig.embeddedDemo(), extra);
+    }
+
+    /**
+     * @param base  the defaults under {@code --config} (the embedded demo preset, or a checkpoint's saved config)
+     * @param extra more shorthand overrides of the command (applied after {@code --set})
+     * @return the resolved settings
+     * @throws RecipeException naming the file and key path
+     */
+    TrainConfig config(TrainConfig base, List<String> extra) throws RecipeException {
         List<String> o = new ArrayList<>(sets);
         add(o, "data.root", data == null ? null : data.toString());
         add(o, "data.split", split);
@@ -52,7 +62,7 @@ final class TrainingOptions {
         add(o, "run.seed", seed);
         add(o, "run.device", device);
         o.addAll(extra);
-        return Recipe.config(TrainConfig.embeddedDemo(), config, o);
+        return Recipe.config(base, config, o);
     }
 
     static void add(List<String> overrides, String key, Object value) {
