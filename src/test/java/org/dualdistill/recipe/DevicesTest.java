@@ -44,6 +44,15 @@ class DevicesTest {
     }
 
     @Test
+    void videoClassifierRefusesCudaWithoutADevice() {
+        assumeTrue(!Devices.cudaUsable(), "a CUDA device is visible");
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> org.dualdistill.inference.VideoClassifier.builder(java.nio.file.Path.of("export")).optDevice("cuda:0"));
+        assertTrue(e.getMessage().startsWith("device cuda:0: "), e.getMessage());
+        org.dualdistill.inference.VideoClassifier.builder(java.nio.file.Path.of("export")).optDevice("cpu"); // accepted
+    }
+
+    @Test
     @Tag("gpu")
     void modelsAndPlansLandOnTheGpu() throws RecipeException {
         assumeTrue(Devices.cudaUsable(), "no CUDA device");
