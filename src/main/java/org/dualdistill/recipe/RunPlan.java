@@ -106,8 +106,8 @@ public record RunPlan(TrainConfig config, Member model, List<Member> teachers, S
         d.put("gmacs", s.gmacs());
         d.put("featureChannels", s.featureChannels());
         d.put("view", mem.view());
-        if (mem.weights() != null) {
-            d.put("weights", mem.weights().toString());
+        if (!mem.role().equals("model")) {
+            d.put("weights", mem.weights() == null ? null : mem.weights().toString()); // null: untrained
         }
         return d;
     }

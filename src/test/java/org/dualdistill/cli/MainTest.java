@@ -26,7 +26,7 @@ class MainTest {
 
     @Test
     void selfCheckPassesAndReportsEveryBackend() {
-        String out = run(0, "selfcheck", "--batch", "8", "--classes", "51", "--iterations", "3");
+        String out = run(0, "self-check", "--batch", "8", "--classes", "51", "--iterations", "3");
         assertTrue(out.contains("cpu kernels yes"), out);
         assertTrue(out.contains("TORCH") && out.contains("FUSED_CPU"), out);
         assertTrue(out.contains("self-check passed"), out);
