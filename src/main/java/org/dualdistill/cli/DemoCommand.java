@@ -20,6 +20,7 @@ import org.dualdistill.data.Hmdb51Dataset;
 import org.dualdistill.data.synthetic.ActionClass;
 import org.dualdistill.data.synthetic.SyntheticActionDataset;
 import org.dualdistill.data.synthetic.SyntheticConfig;
+import org.dualdistill.data.synthetic.SyntheticDataset;
 import org.dualdistill.distill.Teacher;
 import org.dualdistill.distill.TeacherCache;
 import org.dualdistill.model.ModelView;
@@ -142,7 +143,10 @@ final class DemoCommand implements Callable<Integer> {
             return;
         }
         long t = System.nanoTime();
-        var ds = SyntheticActionDataset.generate(dir, sc);
+        SyntheticDataset ds;
+        try (Progress bar = Progress.of("demo: generate", (long) sc.classes().size() * sc.videosPerClass(), "video")) {
+            ds = SyntheticActionDataset.generate(dir, sc, v -> bar.step(v.file().getFileName().toString()));
+        }
         Files.writeString(stampFile, stamp + "\n", StandardCharsets.UTF_8);
         System.out.printf(Locale.ROOT, "demo: generated %d videos in %s (%.1f s)%n", ds.videos().size(),
                 dir.toAbsolutePath(), (System.nanoTime() - t) / 1e9);

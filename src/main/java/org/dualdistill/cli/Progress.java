@@ -11,8 +11,8 @@ import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
  * A progress bar with rate and ETA over a long phase (teacher epochs, the ablation's student runs), drawn by
- * {@code me.tongfei:progressbar} on stderr when stderr is a terminal; otherwise (a log file, a pipe, a test) one
- * plain line per step: {@code label: k/n, rate, ETA, message}. Not thread-safe.
+ * {@code me.tongfei:progressbar} on stderr when the JVM has a terminal; otherwise (a log file, a pipe, a test) plain
+ * lines, one per step but at most about 20 per phase: {@code label: k/n, rate, ETA, message}. Not thread-safe.
  */
 final class Progress implements AutoCloseable {
     private final String label;
@@ -52,6 +52,9 @@ final class Progress implements AutoCloseable {
             bar.stepTo(done);
             bar.setExtraMessage(message);
             return;
+        }
+        if (done != total && done % Math.max(1, total / 20) != 0) {
+            return; // plain lines: at most about 20 per phase
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         double rate = done / Math.max(secs, 1e-9);
