@@ -50,7 +50,7 @@ final class Progress implements AutoCloseable {
         done++;
         if (bar != null) {
             bar.stepTo(done);
-            bar.setExtraMessage(message);
+            bar.setExtraMessage(" " + message);
             return;
         }
         if (done != total && done % Math.max(1, total / 20) != 0) {
