@@ -122,4 +122,30 @@ class PaperConfigTest {
         assertTrue(r.err().contains("torch.hasCUDA() is false") || r.err().contains("torch.cuda_is_available()"), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
     }
+
+    /** The trio on a GPU: two steps in bf16, then evaluation of the checkpoint and prediction with its export there. */
+    @Test
+    @org.junit.jupiter.api.Tag("gpu")
+    void theTrioTrainsEvaluatesAndPredictsOnTheGpu() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Devices.cudaUsable(), "no CUDA device");
+        Path out = dir.resolve("gpu");
+        Result r = run("distill", "--config", CONFIG, "--data", data.toString(), "--allow-untrained-teachers",
+                "--device", "cuda", "--set", "run.maxSteps=2", "--set", "data.batchSize=2", "--out", out.toString(),
+                "--export", out.resolve("export").toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.err().contains("device cuda:0"), r.err());
+        TrainConfig saved = TrainConfig.parse(TrainConfig.embeddedDemo(),
+                Checkpoint.configJson(Recipe.latestCheckpoint(out.resolve("checkpoints"))), List.of());
+        assertEquals("cuda:0", saved.run().device());
+        Result e = run("evaluate", "--model", out.resolve("checkpoints").toString(), "--data", data.toString(),
+                "--device", "cuda", "--out", out.resolve("eval").toString());
+        assertEquals(0, e.code(), e.out() + e.err());
+        Path video;
+        try (var files = Files.walk(data)) {
+            video = files.filter(p -> p.toString().endsWith(".avi")).sorted().findFirst().orElseThrow();
+        }
+        Result p = run("predict", "--model", out.resolve("export").toString(), video.toString(), "--device", "cuda", "--json");
+        assertEquals(0, p.code(), p.out() + p.err());
+        assertEquals(2, JSON.readTree(p.out()).get("predictions").size());
+    }
 }
