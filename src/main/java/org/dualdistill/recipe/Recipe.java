@@ -604,7 +604,7 @@ public final class Recipe {
      * ({@code config.json}) next to it.
      *
      * @param dir        export folder
-     * @param model      the trained model (borrowed); must be an X3D
+     * @param model      the trained model (borrowed); must be an X3D; moved to the CPU when it is on a GPU
      * @param view       its input view
      * @param classNames class names in label order
      * @param metrics    metric name to value, for the card
@@ -617,6 +617,11 @@ public final class Recipe {
         if (!(model instanceof X3d x)) {
             throw new RecipeException("export: only X3D students can be exported (model.safetensors + model.json), got "
                     + model.getClass().getSimpleName());
+        }
+        if (x.module().parameters().get(0).is_cuda()) { // weights are written from host memory
+            try (Device cpu = new Device("cpu")) {
+                x.module().to(cpu, false);
+            }
         }
         ModelCard.Builder card = ModelCard.builder(x.config(), classNames)
                 .optInput(view.frames(), view.frameStride(), view.crop(), view.testShortSide())
