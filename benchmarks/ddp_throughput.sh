@@ -24,5 +24,5 @@ for cfg in 1:2 1:1 2:1; do
   n="${cfg%%:*}"; t="${cfg##*:}"
   echo "== $n rank(s) x $t thread(s), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   OMP_NUM_THREADS="$t" dd launch --nproc-per-node "$n" --master-port 0 -- distill --data "$work/data" --epochs "$epochs" \
-     --batch "$batch" --seed 3 --set data.crop=48 --set run.logEvery=1000 --dist-timeout 120 "$@" 2>&1 | grep -E "^(mode|ce|distill)"
+     --batch "$batch" --seed 3 --allow-untrained-teachers --set model.view.crop=48 --set teachers.0.view.crop=48 --set teachers.1.view.crop=48 --set run.logEvery=1000 --dist-timeout 120 "$@" 2>&1 | grep -E "^(mode|ce|distill)"
 done

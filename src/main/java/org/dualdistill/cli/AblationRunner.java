@@ -10,27 +10,30 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.data.DataLoader;
 import org.dualdistill.distill.DistillationObjective;
+import org.dualdistill.distill.Teacher;
 import org.dualdistill.distill.TeacherCache;
 import org.dualdistill.model.VideoModel;
-import org.dualdistill.model.x3d.X3d;
+import org.dualdistill.recipe.Recipe;
+import org.dualdistill.recipe.RunPlan;
 import org.dualdistill.report.Charts;
 import org.dualdistill.report.HtmlReport;
 import org.dualdistill.train.CosineSchedule;
 import org.dualdistill.train.EvalResult;
 import org.dualdistill.train.Evaluator;
-import org.dualdistill.train.Optimizers;
 import org.dualdistill.train.TrainConfig;
 import org.dualdistill.train.Trainer;
 import org.dualdistill.train.TrainingOptimizer;
 
 /**
- * The seven-way ablation that {@code demo} and {@code ablation} run: the reduced X3D student trained alone, with KD
+ * The seven-way ablation that {@code demo} and {@code ablation} run: the plan's student trained alone, with KD
  * from each teacher, with both teachers weighted uniformly, with DATW, DATW + SDD and DATW + SDD + RKD, each over
  * several seeds, evaluated on the test loader; then one table (stdout) and a report folder (PNG charts + HTML).
+ * Models, objective, optimizer and schedule come from the recipe layer ({@link Recipe}); a variant only changes the
+ * objective's keys and which teachers the trainer gets.
  *
  * <p>All runs share the frozen teachers and one {@link TeacherCache}: teacher outputs depend only on the teacher and the
  * view, so a window computed for one variant is reused by every later variant and epoch. Borrows everything it is
@@ -46,75 +49,72 @@ final class AblationRunner {
     }
 
     /** A teacher in the ablation, with its top-1 on the test split. */
-    record TeacherRow(String name, VideoModel model, String view, double top1, long params, double gmacs) {
+    record TeacherRow(String name, double top1, long params, double gmacs) {
     }
 
-    private final TrainConfig cfg;
-    private final VideoModel vit;
-    private final VideoModel cnn;
+    private final RunPlan plan;
+    private final Teacher vit;
+    private final Teacher cnn;
     private final DataLoader loader;
     private final DataLoader testLoader;
     private final TeacherCache cache;
-    private final int clipLength;
-    private final int crop;
-    private final long numClasses;
+    private final Device device;
     private final String label;
 
     /**
-     * @param cfg        run settings (optimizer, schedule, objective; the variant overrides the objective)
+     * @param plan       the run (student, teacher views, optimizer, schedule, objective; a variant overrides the objective)
      * @param vit        the ViT teacher (view "vit")
      * @param cnn        the CNN teacher (view "cnn")
      * @param loader     training loader with views "student", "vit", "cnn"
      * @param testLoader test loader with view "student"
      * @param cache      teacher-output cache, or null
+     * @param device     where the models live
      * @param label      prefix of progress lines (e.g. "demo")
      */
-    AblationRunner(TrainConfig cfg, VideoModel vit, VideoModel cnn, DataLoader loader, DataLoader testLoader,
-                   TeacherCache cache, int clipLength, int crop, long numClasses, String label) {
-        this.cfg = cfg;
+    AblationRunner(RunPlan plan, Teacher vit, Teacher cnn, DataLoader loader, DataLoader testLoader,
+                   TeacherCache cache, Device device, String label) {
+        this.plan = plan;
         this.vit = vit;
         this.cnn = cnn;
         this.loader = loader;
         this.testLoader = testLoader;
         this.cache = cache;
-        this.clipLength = clipLength;
-        this.crop = crop;
-        this.numClasses = numClasses;
+        this.device = device;
         this.label = label;
     }
 
-    /** Runs every variant for seeds {@code seed .. seed + seeds - 1}, printing one progress line per run to stderr. */
+    /** Runs every variant for seeds {@code seed .. seed + seeds - 1}, with a progress bar over the runs. */
     List<Run> runAll(long seed, int seeds, int epochs) throws IOException {
         List<Run> runs = new ArrayList<>();
-        for (int si = 0; si < seeds; si++) {
-            long s = seed + si;
-            for (String v : VARIANTS) {
-                Run r = student(v, s, epochs);
-                runs.add(r);
-                System.err.printf(Locale.ROOT, "%s: seed %d %-18s top-1 %5.1f%% (%.1f s)%s%n", label, s, v, r.top1(), r.seconds(),
-                        cache == null ? "" : " teacher cache: " + cache.hits() + " hits, " + cache.misses() + " misses");
+        try (Progress bar = Progress.of(label + " student runs", (long) seeds * VARIANTS.size(), "run")) {
+            for (int si = 0; si < seeds; si++) {
+                long s = seed + si;
+                for (String v : VARIANTS) {
+                    Run r = student(v, s, epochs);
+                    runs.add(r);
+                    bar.step(String.format(Locale.ROOT, "seed %d %-18s top-1 %5.1f%% (%.1f s)%s", s, v, r.top1(), r.seconds(),
+                            cache == null ? "" : " teacher cache: " + cache.hits() + " hits, " + cache.misses() + " misses"));
+                }
             }
         }
         return runs;
     }
 
     /** Trains a model with CE alone (teachers) or distillation (students) for {@code epochs} epochs on its view. */
-    static List<Trainer.EpochStats> fit(VideoModel m, String view, DistillationObjective objective, List<VideoModel> teachers,
-                                        List<String> views, TrainConfig cfg, DataLoader loader, int epochs,
-                                        TeacherCache cache) throws IOException {
-        List<Module> mods = new ArrayList<>();
-        mods.add(m.module());
-        if (objective != null) {
-            mods.addAll(objective.trainableModules());
-        }
+    static List<Trainer.EpochStats> fit(VideoModel m, String view, DistillationObjective objective, List<Teacher> teachers,
+                                        TrainConfig cfg, DataLoader loader, int epochs, TeacherCache cache, Device device)
+            throws IOException {
         TrainConfig c = cfg.withOverrides(List.of("schedule.epochs=" + epochs));
-        try (TrainingOptimizer opt = Optimizers.create(c.optimizer(), mods)) {
-            CosineSchedule schedule = CosineSchedule.of(c.optimizer(), c.schedule(), loader.batchesPerEpoch());
+        try (TrainingOptimizer opt = Recipe.optimizer(c, Recipe.trainableModules(m, objective, device))) {
+            CosineSchedule schedule = Recipe.schedule(c, loader.batchesPerEpoch());
             Trainer.Builder tb = Trainer.builder(m, opt, schedule, loader).studentView(view)
                     .clipGradNorm(c.optimizer().clipGradNorm()).progress(1_000_000, null).teacherCache(cache)
                     .labelSmoothing(c.objective().labelSmoothing());
+            if (device != null && !device.is_cpu()) {
+                tb.device(device);
+            }
             if (objective != null) {
-                tb.distill(objective, teachers, views);
+                tb.distill(objective, teachers);
             }
             try (Trainer trainer = tb.build()) {
                 return trainer.fit(epochs);
@@ -124,23 +124,17 @@ final class AblationRunner {
 
     private Run student(String variant, long s, int epochs) throws IOException {
         List<String> ov = new ArrayList<>(List.of("run.seed=" + s));
-        List<VideoModel> teachers = List.of(vit, cnn);
-        List<String> views = List.of("vit", "cnn");
+        List<Teacher> teachers = List.of(vit, cnn);
         List<String> kdOnly = List.of("objective.sddWeight=0", "objective.rkdWeight=0");
         switch (variant) {
-            case "student alone" -> {
-                teachers = null;
-                views = null;
-            }
+            case "student alone" -> teachers = null;
             case "KD (ViT teacher)" -> {
                 teachers = List.of(vit);
-                views = List.of("vit");
                 ov.add("objective.weighting=UNIFORM");
                 ov.addAll(kdOnly);
             }
             case "KD (CNN teacher)" -> {
                 teachers = List.of(cnn);
-                views = List.of("cnn");
                 ov.add("objective.weighting=UNIFORM");
                 ov.addAll(kdOnly);
             }
@@ -156,13 +150,15 @@ final class AblationRunner {
             case "DATW + SDD + RKD" -> ov.add("objective.weighting=DATW");
             default -> throw new IllegalArgumentException("unknown variant " + variant);
         }
-        TrainConfig c = cfg.withOverrides(ov);
+        TrainConfig c = plan.config().withOverrides(ov);
         long t0 = System.nanoTime();
         torch.manual_seed(s); // before the student exists: its initialization is seeded
-        try (X3d student = CliSupport.x3d(numClasses, clipLength, crop, 0.0);
+        // the objective always knows both teachers' channels; a single-teacher variant trains with KD alone
+        try (VideoModel student = Recipe.build(plan, plan.model(), device);
              DistillationObjective objective = teachers == null ? null
-                     : CliSupport.objective(c.objective(), student, vit, cnn, clipLength, crop)) {
-            List<Trainer.EpochStats> h = fit(student, "student", objective, teachers, views, c, loader, epochs, cache);
+                     : Recipe.objective(c.objective(), student, plan.model().view(), List.of(vit, cnn),
+                     List.of(plan.teacher("vit").view(), plan.teacher("cnn").view()))) {
+            List<Trainer.EpochStats> h = fit(student, "student", objective, teachers, c, loader, epochs, cache, device);
             EvalResult r = Evaluator.evaluate(student, testLoader, "student", true, 0);
             double[] losses = h.stream().mapToDouble(Trainer.EpochStats::meanLoss).toArray();
             return new Run(variant, s, 100 * r.top1(), (System.nanoTime() - t0) / 1e9, losses, r);

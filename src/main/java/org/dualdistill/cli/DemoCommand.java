@@ -13,24 +13,30 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.data.DataLoader;
 import org.dualdistill.data.Hmdb51Dataset;
 import org.dualdistill.data.synthetic.ActionClass;
 import org.dualdistill.data.synthetic.SyntheticActionDataset;
 import org.dualdistill.data.synthetic.SyntheticConfig;
+import org.dualdistill.data.synthetic.SyntheticDataset;
+import org.dualdistill.distill.Teacher;
 import org.dualdistill.distill.TeacherCache;
+import org.dualdistill.model.ModelView;
+import org.dualdistill.model.ModelZoo;
 import org.dualdistill.model.VideoModel;
 import org.dualdistill.model.io.SafeTensors;
-import org.dualdistill.model.mvit.MViT;
-import org.dualdistill.model.x3d.X3d;
+import org.dualdistill.recipe.Devices;
+import org.dualdistill.recipe.Recipe;
+import org.dualdistill.recipe.RecipeException;
+import org.dualdistill.recipe.RunPlan;
 import org.dualdistill.train.Evaluator;
 import org.dualdistill.train.TrainConfig;
 import org.dualdistill.train.Trainer;
 import org.dualdistill.video.ClipSampler;
 import org.dualdistill.video.MultiViewSampler;
 import org.dualdistill.video.VideoTransform;
-import org.dualdistill.video.ViewSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -117,11 +123,14 @@ final class DemoCommand implements Callable<Integer> {
             }
             o.printf(Locale.ROOT, "demo: %d classes, %d train / %d test videos, student %d x %d x %d, %d epochs x %d seed(s)%n",
                     train.numClasses(), train.size(), test.size(), T, CROP, CROP, ep, nSeeds);
-            TrainConfig cfg = TrainConfig.embeddedDemo().withOverrides(List.of("data.clipLength=" + T,
-                    "data.frameStride=" + STRIDE, "data.crop=" + CROP, "data.batchSize=" + batch, "data.workers=1",
-                    "data.flipProbability=0", "optimizer.name=ADAMW", "optimizer.lr=0.003", "optimizer.weightDecay=0.01",
-                    "schedule.epochs=" + Math.max(ep, tep), "schedule.warmupEpochs=0"));
-            return run(cfg, train, test, dataDir, reportDir, ep, tep, nSeeds, t0);
+            TrainConfig cfg = TrainConfig.embeddedDemo().withOverrides(List.of("data.root=" + dataDir,
+                    "data.batchSize=" + batch, "data.workers=1", "data.flipProbability=0", "optimizer.name=ADAMW",
+                    "optimizer.lr=0.003", "optimizer.weightDecay=0.01", "schedule.epochs=" + Math.max(ep, tep),
+                    "schedule.warmupEpochs=0", "run.seed=" + seed));
+            RunPlan plan = Recipe.plan(cfg, train.classNames(), true); // the demo trains its teachers itself, below
+            return run(plan, train, test, dataDir, reportDir, ep, tep, nSeeds, t0);
+        } catch (RecipeException e) {
+            return fail(e.getMessage());
         } catch (IOException | RuntimeException e) {
             return fail(e.getClass().getSimpleName() + ": " + e.getMessage());
         }
@@ -134,64 +143,63 @@ final class DemoCommand implements Callable<Integer> {
             return;
         }
         long t = System.nanoTime();
-        var ds = SyntheticActionDataset.generate(dir, sc);
+        SyntheticDataset ds;
+        try (Progress bar = Progress.of("demo: generate", (long) sc.classes().size() * sc.videosPerClass(), "video")) {
+            ds = SyntheticActionDataset.generate(dir, sc, v -> bar.step(v.file().getFileName().toString()));
+        }
         Files.writeString(stampFile, stamp + "\n", StandardCharsets.UTF_8);
         System.out.printf(Locale.ROOT, "demo: generated %d videos in %s (%.1f s)%n", ds.videos().size(),
                 dir.toAbsolutePath(), (System.nanoTime() - t) / 1e9);
     }
 
-    private int run(TrainConfig cfg, Hmdb51Dataset trainSet, Hmdb51Dataset testSet, Path dataDir, Path reportDir,
+    private int run(RunPlan plan, Hmdb51Dataset trainSet, Hmdb51Dataset testSet, Path dataDir, Path reportDir,
                     int ep, int tep, int nSeeds, long t0) throws IOException {
-        long nClasses = trainSet.numClasses();
+        TrainConfig cfg = plan.config();
+        long nClasses = plan.numClasses();
         TrainConfig.Data d = cfg.data();
-        // random window, fixed full-frame crop, no flip: the views of a video repeat, so the teacher cache pays off
-        MultiViewSampler trainViews = MultiViewSampler.builder(ClipSampler.random(T, STRIDE), VideoTransform.center(CROP))
-                .addView(ViewSpec.of("student", T, CROP)).addView(ViewSpec.of("vit", 2 * T, CROP))
-                .addView(ViewSpec.of("cnn", T, CROP)).build();
-        MultiViewSampler testViews = MultiViewSampler.builder(ClipSampler.uniform(T, STRIDE, 1, 1), VideoTransform.center(CROP))
-                .addView(ViewSpec.of("student", T, CROP)).addView(ViewSpec.of("vit", 2 * T, CROP))
-                .addView(ViewSpec.of("cnn", T, CROP)).build();
-        // teachers train once (then come from the cache folder) on augmented views: random window, scale and crop
-        MultiViewSampler teacherViews = MultiViewSampler.builder(ClipSampler.random(T, STRIDE),
-                        VideoTransform.of(CROP, Math.round(CROP * 1.15f), VideoTransform.Crop.RANDOM, 0))
-                .addView(ViewSpec.of("cnn", T, CROP)).addView(ViewSpec.of("vit", 2 * T, CROP)).build();
+        RunPlan.Member vitM = plan.teacher("vit");
+        RunPlan.Member cnnM = plan.teacher("cnn");
+        // students: random window, fixed full-frame crop, no flip: the views of a video repeat, so the teacher cache pays off
+        MultiViewSampler trainViews = Recipe.trainSampler(plan, true);
+        MultiViewSampler testViews = Recipe.testSampler(plan, 1, 1, true);
+        // teachers train once (then come from the cache folder) on augmented views of one loader: the CNN teacher's
+        // window, scale jitter and random crop, the ViT teacher's frames over the same window
+        ModelView cv = cnnM.view();
+        MultiViewSampler teacherViews = MultiViewSampler.builder(ClipSampler.random(cv.frames(), cv.frameStride()),
+                        VideoTransform.of(cv.trainShortSideMin(), cv.trainShortSideMax(), VideoTransform.Crop.RANDOM, 0))
+                .addView(trainViews.views().get(2)).addView(trainViews.views().get(1)).build();
         torch.manual_seed(seed);
-        try (VideoModel vit = CliSupport.TeacherArch.MVIT.build(nClasses, T, CROP);
-             VideoModel cnn = CliSupport.TeacherArch.X3D.build(nClasses, T, CROP);
+        try (Device device = Devices.device(plan.device());
+             VideoModel vit = Recipe.build(plan, vitM, device);
+             VideoModel cnn = Recipe.build(plan, cnnM, device);
              TeacherCache cache = noCache ? null : TeacherCache.inMemory(512L << 20);
-             DataLoader loader = DataLoader.builder(trainSet, trainViews).optBatchSize(d.batchSize()).optWorkers(1)
-                     .optDropLast(trainSet.size() > d.batchSize() /* RKD needs >= 2 clips per batch */).optSeed(seed).build();
-             DataLoader teacherLoader = DataLoader.builder(trainSet, teacherViews).optBatchSize(d.batchSize()).optWorkers(1)
-                     .optDropLast(trainSet.size() > d.batchSize()).optSeed(seed).build();
-             DataLoader testLoader = DataLoader.builder(testSet, testViews).optBatchSize(d.batchSize()).optWorkers(1)
-                     .optShuffle(false).optSeed(seed).build()) {
+             DataLoader loader = Recipe.trainLoader(plan, trainSet, trainViews, 0, 1, true);
+             DataLoader teacherLoader = Recipe.trainLoader(plan, trainSet, teacherViews, 0, 1, true);
+             DataLoader testLoader = Recipe.testLoader(plan, testSet, testViews, 0, 1)) {
             String key = cacheKey(dataDir, cfg, tep, nClasses);
             Path cacheDir = dataDir.resolve("cache");
-            teacher(vit, "vit", cacheDir.resolve("teacher-vit-" + key + ".safetensors"), cfg, teacherLoader, tep);
-            teacher(cnn, "cnn", cacheDir.resolve("teacher-cnn-" + key + ".safetensors"), cfg, teacherLoader, tep);
+            teacher(vit, "vit", cacheDir.resolve("teacher-vit-" + key + ".safetensors"), cfg, teacherLoader, tep, device);
+            teacher(cnn, "cnn", cacheDir.resolve("teacher-cnn-" + key + ".safetensors"), cfg, teacherLoader, tep, device);
             double vitTop1 = 100 * Evaluator.evaluate(vit, testLoader, "vit", true, 0).top1();
             double cnnTop1 = 100 * Evaluator.evaluate(cnn, testLoader, "cnn", true, 0).top1();
-            System.out.printf(Locale.ROOT, "demo: teachers top-1: ViT (MViT, %d frames) %.1f%%, CNN (X3D, width %.1f) %.1f%%%n",
-                    2 * T, vitTop1, CliSupport.X3D_TEACHER_WIDTH, cnnTop1);
-            AblationRunner ablation = new AblationRunner(cfg, vit, cnn, loader, testLoader, cache, T, CROP, nClasses, "demo");
+            System.out.printf(Locale.ROOT, "demo: teachers top-1: ViT (%s, %d frames) %.1f%%, CNN (%s) %.1f%%%n",
+                    vitM.preset().name(), vitM.view().frames(), vitTop1, cnnM.preset().name(), cnnTop1);
+            AblationRunner ablation = new AblationRunner(plan, Teacher.of("vit: " + vitM.preset().name(), vit, "vit", null),
+                    Teacher.of("cnn: " + cnnM.preset().name(), cnn, "cnn", null), loader, testLoader, cache, device, "demo");
             List<AblationRunner.Run> runs = ablation.runAll(seed, nSeeds, ep);
-            long params;
-            double gmacs;
-            try (X3d probe = CliSupport.x3d(nClasses, T, CROP, 0)) {
-                params = probe.parameterCount();
-                gmacs = probe.gmacs(T, CROP);
-            }
+            ModelZoo.Stats st = ModelZoo.stats(plan.model().preset(), nClasses, plan.model().view());
             double total = (System.nanoTime() - t0) / 1e9;
             List<AblationRunner.TeacherRow> teachers = List.of(
-                    new AblationRunner.TeacherRow("ViT/MViT", vit, "vit", vitTop1, vit.parameterCount(), ((MViT) vit).config().gmacs()),
-                    new AblationRunner.TeacherRow("CNN/X3D", cnn, "cnn", cnnTop1, cnn.parameterCount(), ((X3d) cnn).gmacs(T, CROP)));
+                    new AblationRunner.TeacherRow("ViT/MViT", vitTop1, vit.parameterCount(), vitM.preset().macs().gmacs(vit, vitM.view())),
+                    new AblationRunner.TeacherRow("CNN/X3D", cnnTop1, cnn.parameterCount(), cnnM.preset().macs().gmacs(cnn, cnnM.view())));
             List<String> paras = List.of("Synthetic action dataset (" + String.join(", ", trainSet.classNames()) + "; "
                     + trainSet.size() + " training and " + testSet.size() + " test videos of " + SIZE + "x" + SIZE
-                    + "), reduced X3D student (" + AblationRunner.fmt("%,d", params) + " parameters), " + ep
-                    + " student epochs per run, teachers trained for " + tep + " epochs"
+                    + "), " + plan.model().preset().name() + " student (" + AblationRunner.fmt("%,d", st.params())
+                    + " parameters), " + ep + " student epochs per run, teachers " + vitM.preset().name() + " and "
+                    + cnnM.preset().name() + " trained for " + tep + " epochs"
                     + (cache == null ? "." : "; teacher outputs served by the cache: " + cache.hits() + " hits, "
                     + cache.misses() + " misses."));
-            AblationRunner.report(runs, nSeeds, params, gmacs, teachers, trainSet.classNames(), reportDir, paras, total);
+            AblationRunner.report(runs, nSeeds, st.params(), st.gmacs(), teachers, trainSet.classNames(), reportDir, paras, total);
             for (AblationRunner.Run r : runs) {
                 if (!Double.isFinite(r.losses()[r.losses().length - 1])) {
                     return 1;
@@ -203,9 +211,10 @@ final class DemoCommand implements Callable<Integer> {
 
     private static String cacheKey(Path dataDir, TrainConfig cfg, int tep, long nClasses) throws IOException {
         String stamp = Files.readString(dataDir.resolve("demo-dataset.txt")).strip();
+        // the same text as before the registry: teachers cached by earlier versions stay valid
         String s = String.join("|", "v2", stamp, "classes=" + nClasses, "T=" + T, "crop=" + CROP, "stride=" + STRIDE,
                 "epochs=" + tep, "optimizer=" + cfg.optimizer(), "batch=" + cfg.data().batchSize(),
-                "vit=depth2,dim16,heads1,kv" + CliSupport.kvStride(CROP), "cnn=x3d w" + CliSupport.X3D_TEACHER_WIDTH + " d0.5 h64 p0.2", "teacher views=random crop 32..37");
+                "vit=depth2,dim16,heads1,kv" + Math.max(1, CROP / 16), "cnn=x3d w" + 1.0 + " d0.5 h64 p0.2", "teacher views=random crop 32..37");
         try {
             byte[] h = MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(h, 0, 8);
@@ -214,17 +223,21 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    /** Loads a teacher from the cache, or trains it with CE on its view and saves it there. */
-    private static void teacher(VideoModel m, String view, Path file, TrainConfig cfg, DataLoader loader, int tep)
+    /** Loads a teacher from the cache, or trains it with CE on its view (a progress bar over its epochs) and saves it there. */
+    private static void teacher(VideoModel m, String view, Path file, TrainConfig cfg, DataLoader loader, int tep, Device device)
             throws IOException {
         if (Files.isRegularFile(file)) {
             SafeTensors.loadInto(m.module(), file, SafeTensors.Mode.STRICT, null);
+            if (!device.is_cpu()) {
+                m.module().to(device, false);
+            }
             m.module().eval();
             System.out.println("demo: reusing cached " + view + " teacher " + file.toAbsolutePath());
             return;
         }
         long t = System.nanoTime();
-        List<Trainer.EpochStats> h = AblationRunner.fit(m, view, null, null, null, cfg, loader, tep, null);
+        List<Trainer.EpochStats> h = TrainTeacherCommand.fitWithProgress("demo: " + view + " teacher", m, view, cfg,
+                loader, tep, device);
         Files.createDirectories(file.getParent());
         SafeTensors.save(m.module(), file, Map.of("view", view, "epochs", Integer.toString(tep)));
         m.module().eval();

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.data.DataLoader;
@@ -24,39 +25,34 @@ import org.dualdistill.distributed.DataParallel;
 import org.dualdistill.distributed.DistributedConfig;
 import org.dualdistill.distributed.DistributedContext;
 import org.dualdistill.export.ModelCard;
-import org.dualdistill.export.StudentExport;
 import org.dualdistill.model.VideoModel;
-import org.dualdistill.model.x3d.X3d;
+import org.dualdistill.recipe.Devices;
+import org.dualdistill.recipe.Recipe;
+import org.dualdistill.recipe.RecipeException;
+import org.dualdistill.recipe.RunPlan;
 import org.dualdistill.train.CosineSchedule;
 import org.dualdistill.train.EvalResult;
 import org.dualdistill.train.Evaluator;
-import org.dualdistill.train.NonFiniteException;
-import org.dualdistill.train.Optimizers;
-import org.dualdistill.train.RunFolder;
 import org.dualdistill.train.TrainConfig;
+import org.dualdistill.train.NonFiniteException;
+import org.dualdistill.train.RunFolder;
 import org.dualdistill.train.Trainer;
 import org.dualdistill.train.TrainingOptimizer;
-import org.dualdistill.video.ClipSampler;
-import org.dualdistill.video.MultiViewSampler;
-import org.dualdistill.video.ViewSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * Trains a reduced X3D student on an HMDB51-layout folder (e.g. one written by {@code generate}) by DATW + SDD + RKD
- * distillation from two reduced teachers (a small MViT and a small X3D), freshly initialized or loaded from
- * {@code train-teacher} files ({@code --vit-teacher/--cnn-teacher}, checked against the run and loaded strictly), or
- * with {@code --ce-only} by plain cross-entropy, then evaluates it on the test split (one centred clip per video, as
- * {@code evaluate} and {@code VideoClassifier} do) and, with {@code --export}, writes a {@code StudentExport} folder.
- * The checkpoint's config records the student's real architecture (classes, width, depth, head), so
- * {@code evaluate} and {@code export} can rebuild it.
+ * Distills the config's student ({@code model.arch}) from its ViT and CNN teachers ({@code teachers[]}: role, arch,
+ * weights, view) by DATW + SDD + RKD on an HMDB51-layout folder, each model at its own view (default: its registry
+ * preset's), on {@code run.device}; then evaluates it on the test split (one centred clip per video, as
+ * {@code evaluate} and {@code VideoClassifier} do) and, with {@code --export}, writes an export. Everything comes from
+ * the config through the recipe layer ({@link Recipe}); the checkpoint's {@code config.json} is the resolved run
+ * (explicit views, classes and device), so a resume, {@code evaluate} or {@code export} rebuilds the same models.
  *
- * <p>Settings come from the embedded demo preset ({@link TrainConfig#embeddedDemo()}), then {@code --config FILE.json|FILE.yaml}
- * (any subset of its tree), then {@code --set key.path=value} overrides, then the explicit options
- * {@code --epochs/--batch/--lr/--seed}. What is used from the tree: {@code schedule.*}, {@code optimizer.*},
- * {@code data.clipLength/frameStride/crop/batchSize/workers}, {@code objective.*} weights, {@code run.seed/logEvery/
- * checkpointEvery}; the architectures are fixed to the reduced ones.
+ * <p>Teachers are required: a teacher without a weights file stops the run unless {@code --allow-untrained-teachers};
+ * a file whose arch, classes or view does not fit is refused by name before anything is trained. {@code --dry-run}
+ * prints the resolved plan as JSON and trains nothing.
  *
  * <p>Data-parallel: with {@code WORLD_SIZE} in the environment (e.g. under {@code dualdistill launch}) or
  * {@code --world-size}, each rank trains on its shard of the training set, gradients are averaged by c10d
@@ -64,25 +60,29 @@ import picocli.CommandLine.Option;
  * metrics and checkpoints. {@code --resume} continues from a checkpoint written with any world size.
  */
 @Command(name = "distill", mixinStandardHelpOptions = true,
-        description = "Distill a reduced X3D student from reduced MViT + X3D teachers (DATW+SDD+RKD) on an HMDB51-layout folder.")
+        description = "Distill the config's student from its ViT + CNN teachers (DATW+SDD+RKD) on an HMDB51-layout folder.")
 final class DistillCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Mixin
     TrainingOptions opts = new TrainingOptions();
-    @Option(names = "--out", paramLabel = "DIR", description = "writes metrics.jsonl and checkpoints/ here (default: nothing written)")
+    @Option(names = "--out", paramLabel = "DIR", description = "folder for metrics.jsonl and checkpoints/; run.outputDir (default: nothing written)")
     Path out;
-    @Option(names = "--ce-only", description = "plain cross-entropy training, no teachers")
+    @Option(names = "--ce-only", description = "plain cross-entropy training: the config's teachers are dropped")
     boolean ceOnly;
-    @Option(names = "--resume", paramLabel = "DIR", description = "continue from a checkpoint folder, or from the latest epoch-NNNN in DIR")
+    @Option(names = "--resume", paramLabel = "DIR", description = "continue from a checkpoint folder, or from the latest checkpoint in DIR")
     Path resume;
     @Mixin
     DistributedOptions dist = new DistributedOptions();
-    @Option(names = "--vit-teacher", paramLabel = "FILE", description = "ViT teacher from train-teacher --arch mvit (default: freshly initialized)")
+    @Option(names = "--vit-teacher", paramLabel = "FILE|DIR", description = "weights of the vit teacher (a train-teacher --out folder or its file); teachers.N.weights")
     Path vitTeacher;
-    @Option(names = "--cnn-teacher", paramLabel = "FILE", description = "CNN teacher from train-teacher --arch x3d (default: freshly initialized)")
+    @Option(names = "--cnn-teacher", paramLabel = "FILE|DIR", description = "weights of the cnn teacher; teachers.N.weights")
     Path cnnTeacher;
-    @Option(names = "--export", paramLabel = "DIR", description = "export the trained student here (model.safetensors + model.json)")
+    @Option(names = "--allow-untrained-teachers", description = "distill from randomly initialized teachers where no weights are given (smoke tests only)")
+    boolean allowUntrained;
+    @Option(names = "--dry-run", description = "print the resolved plan as JSON (models, params, GMACs, views, device, objective, optimizer, schedule) and exit")
+    boolean dryRun;
+    @Option(names = "--export", paramLabel = "DIR", description = "export the trained student here (model.safetensors + model.json + config.json)")
     Path export;
 
     @Override
@@ -90,8 +90,10 @@ final class DistillCommand implements Callable<Integer> {
         if (ceOnly && (vitTeacher != null || cnnTeacher != null)) {
             return fail("--ce-only trains without teachers; drop --vit-teacher/--cnn-teacher");
         }
-        TrainConfig cfg;
         DistributedConfig distConfig;
+        RunPlan plan;
+        Hmdb51Dataset train = null;
+        Hmdb51Dataset test = null;
         try {
             distConfig = dist.resolve(System.getenv()).orElse(null);
             if (out != null) {
@@ -100,24 +102,51 @@ final class DistillCommand implements Callable<Integer> {
             if (resume != null) { // passes over damaged checkpoints, with a warning naming each
                 resume = RunFolder.resumeCheckpoint(resume, w -> System.err.println("distill: warning: " + w));
             }
-        } catch (IllegalArgumentException | IOException e) {
+            List<String> extra = new ArrayList<>();
+            TrainingOptions.add(extra, "run.outputDir", out == null ? null : out.toString());
+            // a resumed run without --config starts from the config saved with its checkpoint: the same models and views
+            TrainConfig base = TrainConfig.embeddedDemo();
+            if (resume != null && opts.config == null) {
+                String saved = org.dualdistill.train.Checkpoint.configJson(resume);
+                if (saved != null) {
+                    base = TrainConfig.parse(TrainConfig.embeddedDemo(), saved, TrainConfig.Format.JSON, List.of());
+                }
+            }
+            TrainConfig cfg = opts.config(base, extra);
+            cfg = TrainingOptions.withTeacherWeights(cfg, "vit", vitTeacher, "--vit-teacher");
+            cfg = TrainingOptions.withTeacherWeights(cfg, "cnn", cnnTeacher, "--cnn-teacher");
+            if (ceOnly) {
+                cfg = cfg.withTeachers(List.of());
+            }
+            if (dryRun && cfg.data().root().isEmpty()) {
+                if (cfg.model().numClasses() < 1) {
+                    return fail("--dry-run without --data needs model.numClasses");
+                }
+                plan = Recipe.plan(cfg, classNames(cfg.model().numClasses()), true);
+            } else {
+                train = Recipe.dataset(cfg, Hmdb51Dataset.Subset.TRAIN);
+                test = Recipe.dataset(cfg, Hmdb51Dataset.Subset.TEST);
+                plan = Recipe.plan(cfg, train.classNames(), allowUntrained || dryRun);
+            }
+        } catch (RecipeException | IllegalArgumentException | IOException e) {
             return fail(e.getMessage());
         }
-        Hmdb51Dataset train;
-        Hmdb51Dataset test;
-        try {
-            cfg = opts.config();
-            train = opts.dataset(Hmdb51Dataset.Subset.TRAIN);
-            test = opts.dataset(Hmdb51Dataset.Subset.TEST);
-            // the checkpoint's config then describes the student exactly, so evaluate/export can rebuild it
-            cfg = cfg.withOverrides(CliSupport.studentOverrides(train.numClasses()));
-        } catch (CliSupport.CliException e) {
-            return fail(e.getMessage());
+        if (dryRun) {
+            System.out.println(plan.toJson());
+            return 0;
+        }
+        if (distConfig != null && plan.device().startsWith("cuda")) {
+            try { // one rank per GPU: rank LOCAL_RANK of a host uses cuda:LOCAL_RANK
+                plan = Recipe.plan(plan.config().withOverrides(List.of("run.device=cuda:" + distConfig.localRank())),
+                        plan.classNames(), true);
+            } catch (RecipeException e) {
+                return fail(e.getMessage());
+            }
         }
         try (DistributedContext ctx = distConfig == null ? null : DistributedContext.init(distConfig)) {
             try {
-                return train(cfg, train, test, ctx);
-            } catch (CliSupport.CliException | NonFiniteException | UnusableDataException e) {
+                return train(plan, train, test, ctx);
+            } catch (RecipeException | NonFiniteException | UnusableDataException e) {
                 return fail(e.getMessage()); // one line: the step and term that diverged, or the unusable videos
             } catch (IOException | RuntimeException e) {
                 if (ctx == null) {
@@ -130,67 +159,56 @@ final class DistillCommand implements Callable<Integer> {
         }
     }
 
-    private int train(TrainConfig cfg, Hmdb51Dataset trainSet, Hmdb51Dataset testSet, DistributedContext ctx)
-            throws IOException, CliSupport.CliException {
+    private static List<String> classNames(long n) {
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            names.add("class_" + i);
+        }
+        return names;
+    }
+
+    private int train(RunPlan plan, Hmdb51Dataset trainSet, Hmdb51Dataset testSet, DistributedContext ctx)
+            throws IOException, RecipeException {
         int rank = ctx == null ? 0 : ctx.rank();
         int world = ctx == null ? 1 : ctx.worldSize();
         boolean main = rank == 0; // rank 0 alone prints, writes metrics and checkpoints
-        TrainConfig.Data d = cfg.data();
-        int t = d.clipLength();
-        int crop = d.crop();
-        if (crop < X3d.MIN_CROP) {
-            throw new CliSupport.CliException("data.crop: must be >= " + X3d.MIN_CROP + " for the X3D student, got " + crop);
-        }
-        long classes = trainSet.numClasses();
-        long s = cfg.run().seed();
+        TrainConfig cfg = plan.config();
+        boolean distill = !plan.teachers().isEmpty();
         int epochCount = cfg.schedule().epochs();
-        int workers = Math.max(1, d.workers());
-        RunFolder folder = out == null || !main ? null : RunFolder.create(out);
+        Path outDir = cfg.run().outputDir().isEmpty() ? null : Path.of(cfg.run().outputDir());
+        RunFolder folder = outDir == null || !main ? null : RunFolder.create(outDir);
         Path metrics = folder == null ? null : folder.metrics();
         if (folder != null) {
             folder.prepareMetrics(resume); // a resumed run keeps the history up to its checkpoint's step
         }
-
-        MultiViewSampler.Builder views = MultiViewSampler.builder(ClipSampler.random(t, d.frameStride()),
-                CliSupport.trainTransform(d)).addView(ViewSpec.of("student", t, crop));
-        if (!ceOnly) {
-            views.addView(ViewSpec.of("vit", 2 * t, crop)).addView(ViewSpec.of("cnn", t, crop));
+        if (main) {
+            System.err.println("distill: " + plan.model().preset().name() + " at " + plan.model().view().summary() + ", "
+                    + plan.numClasses() + " classes, " + trainSet.size() + " training videos, device " + plan.device());
         }
-        MultiViewSampler testViews = CliSupport.testViews(CliSupport.Geometry.of(d), 1, 1);
-
-        torch.manual_seed(s); // before any model exists: every initialization is seeded
-        try (X3d student = CliSupport.x3d(classes, t, crop, 0.0);
-             VideoModel vit = ceOnly ? null : teacher(vitTeacher, CliSupport.TeacherArch.MVIT, trainSet, t, crop);
-             VideoModel cnn = ceOnly ? null : teacher(cnnTeacher, CliSupport.TeacherArch.X3D, trainSet, t, crop);
-             DistillationObjective objective = ceOnly ? null : CliSupport.objective(cfg.objective(), student, vit, cnn, t, crop);
-             DataLoader loader = DataLoader.builder(trainSet, views.build()).optBatchSize(d.batchSize()).optWorkers(workers)
-                     .optSeed(s).optShard(rank, world).optMaxSkippedFraction(d.maxSkippedFraction())
-                     .optSkipList(folder == null ? null : folder.unusableVideos()).build();
-             DataLoader testLoader = DataLoader.builder(testSet, testViews).optBatchSize(d.batchSize()).optWorkers(workers)
-                     .optShuffle(false).optSeed(s).optShard(rank, world).optShardPadding(false)
-                     .optMaxSkippedFraction(d.maxSkippedFraction()).build()) {
-            List<Module> mods = new ArrayList<>();
-            mods.add(student.module());
-            if (objective != null) {
-                mods.addAll(objective.trainableModules());
-            }
+        torch.manual_seed(cfg.run().seed()); // before any model exists: every initialization is seeded
+        try (Device device = Devices.device(plan.device());
+             VideoModel student = Recipe.build(plan, plan.model(), device);
+             Recipe.TeacherSet teachers = Recipe.teachers(plan, device, main ? System.err : null);
+             DistillationObjective objective = distill ? Recipe.objective(plan, student, teachers) : null;
+             DataLoader loader = Recipe.trainLoader(plan, trainSet, Recipe.trainSampler(plan, false), rank, world, false,
+                     folder == null ? null : folder.unusableVideos());
+             DataLoader testLoader = Recipe.testLoader(plan, testSet, Recipe.testSampler(plan, 1, 1, false), rank, world)) {
+            List<Module> mods = Recipe.trainableModules(student, objective, device);
             List<Trainer.EpochStats> history;
             if (ctx != null) {
                 ctx.broadcastModules(mods); // identical replicas, whatever each rank's generator did
             }
             // distillation: terms such as a zero-weighted hint leave parameters without gradient, so let the Reducer look
-            try (TrainingOptimizer opt = Optimizers.create(cfg.optimizer(), mods);
-                 DataParallel ddp = ctx == null ? null : ctx.dataParallel(mods, !ceOnly)) {
-                CosineSchedule schedule = CosineSchedule.of(cfg.optimizer(), cfg.schedule(), loader.batchesPerEpoch());
-                Trainer.Builder tb = Trainer.builder(student, opt, schedule, loader).studentView("student")
-                        .clipGradNorm(cfg.optimizer().clipGradNorm()).labelSmoothing(cfg.objective().labelSmoothing()).metrics(metrics)
-                        .progress(cfg.run().logEvery(), main ? System.err : null).configJson(cfg.toJson())
-                        .optGradientSync(ddp).onNonFinite(cfg.run().onNonFinite(), cfg.run().maxNonFiniteSkips());
-                if (out != null && main) {
-                    tb.checkpoints(out.resolve("checkpoints"), cfg.run().checkpointEvery());
+            try (TrainingOptimizer opt = Recipe.optimizer(cfg, mods);
+                 DataParallel ddp = ctx == null ? null : ctx.dataParallel(mods, distill)) {
+                CosineSchedule schedule = Recipe.schedule(cfg, loader.batchesPerEpoch());
+                Trainer.Builder tb = Recipe.trainer(plan, student, objective, teachers.list(), opt, schedule, loader, device)
+                        .metrics(metrics).optGradientSync(ddp);
+                if (!main) {
+                    tb.progress(cfg.run().logEvery(), null);
                 }
-                if (!ceOnly) {
-                    tb.distill(objective, List.of(vit, cnn), List.of("vit", "cnn"));
+                if (outDir != null && main) {
+                    tb.checkpoints(outDir.resolve("checkpoints"), cfg.run().checkpointEvery());
                 }
                 try (Trainer trainer = tb.build()) {
                     if (resume != null) {
@@ -250,34 +268,24 @@ final class DistillCommand implements Callable<Integer> {
             o.printf(Locale.ROOT, "%-8s %6s %6s %12s %12s %7s %7s %9s%n", "mode", "epochs", "train", "loss[first]",
                     "loss[last]", "top-1", "top-5", "clips/s");
             o.printf(Locale.ROOT, "%-8s %6d %6d %12.4f %12.4f %6.1f%% %6.1f%% %9.1f%n",
-                    (ceOnly ? "ce" : "distill") + (world > 1 ? "x" + world : ""),
+                    (distill ? "distill" : "ce") + (world > 1 ? "x" + world : ""),
                     history.size(), trainSet.size(), first, last, 100 * r.top1(), 100 * r.top5(), cps);
-            if (out != null) {
-                o.println("wrote " + metrics.toAbsolutePath() + " and " + out.resolve("checkpoints").toAbsolutePath());
+            if (outDir != null) {
+                o.println("wrote " + metrics.toAbsolutePath() + " and " + outDir.resolve("checkpoints").toAbsolutePath());
             }
             if (export != null) {
-                ModelCard card = StudentExport.write(export, student, ModelCard.builder(student.config(), trainSet.classNames())
-                        .optInput(t, d.frameStride(), crop, crop).addMetric("top1", r.top1()).addMetric("top5", r.top5())
-                        .addMetric("meanClassAccuracy", r.meanClassAccuracy()).build());
+                Map<String, Double> m = new LinkedHashMap<>();
+                m.put("top1", r.top1());
+                m.put("top5", r.top5());
+                m.put("meanClassAccuracy", r.meanClassAccuracy());
+                ModelCard card = Recipe.export(export, student, plan.model().view(), trainSet.classNames(), m, cfg.toJson());
                 o.println("exported the student to " + export.toAbsolutePath() + " (sha256 " + card.weightsSha256() + ")");
             }
             return Double.isFinite(last) ? 0 : 1;
         }
     }
 
-    /** A teacher from a train-teacher file (strict), or a fresh one when {@code file} is null; caller must close. */
-    private static VideoModel teacher(Path file, CliSupport.TeacherArch arch, Hmdb51Dataset train, int t, int crop)
-            throws CliSupport.CliException {
-        if (file == null) {
-            return arch.build(train.numClasses(), t, crop);
-        }
-        VideoModel m = CliSupport.loadTeacher(file, arch, train.classNames(), t, crop,
-                arch == CliSupport.TeacherArch.MVIT ? "--vit-teacher" : "--cnn-teacher");
-        System.err.println("distill: loaded the " + arch.key() + " teacher from " + file);
-        return m;
-    }
-
     private static int fail(String message) {
-        return CliSupport.fail("distill", message);
+        return Cli.fail("distill", message);
     }
 }

@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 import org.dualdistill.distributed.DistributedConfig;
 import picocli.CommandLine.Option;
@@ -61,18 +60,15 @@ final class DistributedOptions {
      * @throws IOException when there is none
      */
     static Path checkpoint(Path path) throws IOException {
-        if (Files.isRegularFile(path.resolve("manifest.json"))) {
-            return path;
-        }
-        if (Files.isDirectory(path)) {
-            try (Stream<Path> s = Files.list(path)) {
-                Optional<Path> last = s.filter(p -> p.getFileName().toString().matches("epoch-\\d{4,}")
-                        && Files.isRegularFile(p.resolve("manifest.json"))).max(Path::compareTo);
-                if (last.isPresent()) {
-                    return last.get();
-                }
+        try {
+            Path p = Files.isDirectory(path) ? org.dualdistill.recipe.Recipe.latestCheckpoint(path) : null;
+            if (p != null) {
+                return p;
             }
+        } catch (org.dualdistill.recipe.RecipeException e) {
+            throw new IOException(e.getMessage(), e);
         }
-        throw new IOException("no checkpoint in " + path.toAbsolutePath() + " (expected manifest.json or epoch-NNNN folders)");
+        throw new IOException("no checkpoint in " + path.toAbsolutePath() + " (expected manifest.json, or epoch-NNNN or "
+                + "step-NNNNNNNN folders)");
     }
 }

@@ -11,19 +11,24 @@ import java.util.concurrent.Callable;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import org.bytedeco.pytorch.Device;
 import org.dualdistill.data.DataLoader;
 import org.dualdistill.data.Hmdb51Dataset;
+import org.dualdistill.recipe.Devices;
+import org.dualdistill.recipe.Recipe;
+import org.dualdistill.recipe.RecipeException;
 import org.dualdistill.train.EvalResult;
 import org.dualdistill.train.Evaluator;
+import org.dualdistill.train.TrainConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
  * Evaluates a student, from a checkpoint folder or an export folder, on the test split of an HMDB51-layout folder
  * with multi-view testing: {@code --clips} evenly spaced windows x {@code --crops} 1 (centre) or 3 crops, softmax
- * averaged per video. Prints top-1, top-5 and mean class accuracy; {@code --out} also writes per-class accuracy and
- * the confusion matrix as JSON. The views follow the model's own geometry (the checkpoint's config, or the card), so
- * a checkpoint and its export score the same.
+ * averaged per video, on {@code --device}. Prints top-1, top-5 and mean class accuracy; {@code --out DIR} also writes
+ * {@code DIR/eval.json} with per-class accuracy and the confusion matrix. The views follow the model's own view (the
+ * checkpoint's saved config, or the card), so a checkpoint and its export score the same.
  */
 @Command(name = "evaluate", mixinStandardHelpOptions = true,
         description = "Evaluate a checkpoint or exported student on the test split (multi-view: --clips x --crops).")
@@ -45,35 +50,41 @@ final class EvaluateCommand implements Callable<Integer> {
     int batch = 8;
     @Option(names = "--workers", description = "decoding workers (default ${DEFAULT-VALUE})")
     int workers = 1;
-    @Option(names = "--out", paramLabel = "FILE.json", description = "write metrics, per-class accuracy and the confusion matrix here")
+    @Option(names = "--device", paramLabel = "cpu|cuda|cuda:N|auto", description = "where the model runs (default ${DEFAULT-VALUE})")
+    String device = "cpu";
+    @Option(names = "--out", paramLabel = "DIR", description = "write DIR/eval.json: metrics, per-class accuracy and the confusion matrix")
     Path out;
+
+    /** The file {@code --out DIR} gets. */
+    static final String EVAL_FILE = "eval.json";
 
     @Override
     public Integer call() {
         if (clips < 1 || (crops != 1 && crops != 3) || batch < 1) {
-            return CliSupport.fail("evaluate", "need --clips >= 1, --crops 1 or 3 and --batch >= 1, got " + clips + ", "
+            return Cli.fail("evaluate", "need --clips >= 1, --crops 1 or 3 and --batch >= 1, got " + clips + ", "
                     + crops + ", " + batch);
         }
         try {
-            Hmdb51Dataset test = CliSupport.dataset(data, split, Hmdb51Dataset.Subset.TEST);
-            try (CliSupport.LoadedStudent s = CliSupport.loadStudent(model)) {
+            TrainConfig where = TrainConfig.embeddedDemo().withOverrides(List.of("data.root=" + data, "data.split=" + split));
+            Hmdb51Dataset test = Recipe.dataset(where, Hmdb51Dataset.Subset.TEST);
+            try (Device d = Devices.device(Devices.resolve(device)); Recipe.Loaded s = Recipe.load(model, d)) {
                 return evaluate(s, test);
             }
-        } catch (CliSupport.CliException e) {
-            return CliSupport.fail("evaluate", e.getMessage());
+        } catch (RecipeException e) {
+            return Cli.fail("evaluate", e.getMessage());
         } catch (IOException | RuntimeException e) {
-            return CliSupport.fail("evaluate", "evaluation failed: " + e.getMessage());
+            return Cli.fail("evaluate", "evaluation failed: " + e.getMessage());
         }
     }
 
-    private int evaluate(CliSupport.LoadedStudent s, Hmdb51Dataset test) throws IOException, CliSupport.CliException {
-        long classes = s.model().config().numClasses();
+    private int evaluate(Recipe.Loaded s, Hmdb51Dataset test) throws IOException, RecipeException {
+        long classes = s.model().numClasses();
         if (classes != test.numClasses()) {
-            throw new CliSupport.CliException(s.source() + ": the model has " + classes + " classes, " + data
+            throw new RecipeException(s.source() + ": the model has " + classes + " classes, " + data
                     + " has " + test.numClasses());
         }
         if (s.classNames() != null && !s.classNames().equals(test.classNames())) {
-            throw new CliSupport.CliException(s.source() + ": the model's classes " + s.classNames()
+            throw new RecipeException(s.source() + ": the model's classes " + s.classNames()
                     + " are not the dataset's " + test.classNames());
         }
         List<String> names = test.classNames();
@@ -81,9 +92,11 @@ final class EvaluateCommand implements Callable<Integer> {
                 test.size(), clips * crops);
         long t0 = System.nanoTime();
         EvalResult r;
-        try (DataLoader loader = CliSupport.testLoader(test, CliSupport.testViews(s.geometry(), clips, crops), batch,
-                workers, 0)) {
-            r = Evaluator.evaluate(s.model(), loader, "student", true, 0);
+        try (DataLoader loader = DataLoader.builder(test, Recipe.testSampler(s.view(), clips, crops)).optBatchSize(batch)
+                .optWorkers(Math.max(1, workers)).optShuffle(false).optSeed(0).build()) {
+            try (Progress bar = Progress.of("evaluate", loader.batchesPerEpoch(), "batch")) {
+                r = Evaluator.evaluate(s.model(), loader, "student", true, 0, n -> bar.step(n + " views"));
+            }
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         System.out.printf(Locale.ROOT, "%-10s %6s %6s %7s %7s %10s%n", "model", "videos", "views", "top-1", "top-5",
@@ -92,16 +105,18 @@ final class EvaluateCommand implements Callable<Integer> {
                 100 * r.top1(), 100 * r.top5(), 100 * r.meanClassAccuracy());
         System.err.printf(Locale.ROOT, "evaluate: %.1f s%n", secs);
         if (out != null) {
-            CliSupport.writeFile(out, JSON.writeValueAsBytes(report(s, r, names)));
-            System.out.println("wrote " + out.toAbsolutePath());
+            Path file = out.resolve(EVAL_FILE);
+            Cli.writeFile(file, JSON.writeValueAsBytes(report(s, r, names)));
+            System.out.println("wrote " + file.toAbsolutePath());
         }
         return 0;
     }
 
-    private Map<String, Object> report(CliSupport.LoadedStudent s, EvalResult r, List<String> names) {
+    private Map<String, Object> report(Recipe.Loaded s, EvalResult r, List<String> names) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("model", s.source().toAbsolutePath().toString());
         m.put("kind", s.kind());
+        m.put("device", device);
         m.put("data", data.toAbsolutePath().toString());
         m.put("split", split);
         m.put("clips", clips);

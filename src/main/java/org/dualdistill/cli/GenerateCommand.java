@@ -54,8 +54,8 @@ final class GenerateCommand implements Callable<Integer> {
         }
         long t0 = System.nanoTime();
         SyntheticDataset ds;
-        try {
-            ds = SyntheticActionDataset.generate(out, cfg);
+        try (Progress bar = Progress.of("generate", (long) cfg.classes().size() * cfg.videosPerClass(), "video")) {
+            ds = SyntheticActionDataset.generate(out, cfg, v -> bar.step(v.file().getFileName().toString()));
         } catch (IOException | RuntimeException e) {
             System.err.println("generate: cannot write " + out + ": " + e.getMessage());
             return 1;

@@ -3,14 +3,14 @@ package org.dualdistill.cli;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-import org.dualdistill.model.mvit.MViTConfig;
-import org.dualdistill.model.x3d.X3d;
+import org.dualdistill.model.ModelPreset;
+import org.dualdistill.model.ModelZoo;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** Prints parameters, GMACs and input geometry of the model presets. */
+/** Lists the model registry ({@link ModelZoo}): name, parameters, GMACs and canonical view of every preset. */
 @Command(name = "info", mixinStandardHelpOptions = true,
-        description = "Print parameters, GMACs and input geometry of the model presets.")
+        description = "List the model registry: name, parameters, GMACs and canonical view of every preset.")
 final class InfoCommand implements Callable<Integer> {
     @Option(names = "--classes", description = "head classes (default ${DEFAULT-VALUE})")
     long classes = 400;
@@ -21,16 +21,14 @@ final class InfoCommand implements Callable<Integer> {
             System.err.println("info: --classes must be >= 1");
             return 2;
         }
-        System.out.printf(Locale.ROOT, "%-10s %14s %10s %18s%n", "model", "parameters", "GMACs", "input (T x H x W)");
-        for (X3d.Preset p : X3d.Preset.values()) {
-            try (X3d m = X3d.preset(p, classes)) {
-                System.out.printf(Locale.ROOT, "%-10s %,14d %10.2f %18s%n", "x3d_" + p.name().toLowerCase(Locale.ROOT),
-                        m.parameterCount(), m.gmacs(), p.clipLength() + " x " + p.crop() + " x " + p.crop());
-            }
+        System.out.printf(Locale.ROOT, "%-14s %14s %9s  %s%n", "model", "parameters", "GMACs",
+                "view (T x stride, crop, train short side, test short side)");
+        for (ModelPreset p : ModelZoo.all()) {
+            ModelZoo.Stats s = ModelZoo.stats(p, classes, p.view());
+            System.out.printf(Locale.ROOT, "%-14s %,14d %9.4f  %s%n", p.name(), s.params(), s.gmacs(), p.view().summary());
         }
-        MViTConfig mvit = MViTConfig.mvitV2S(classes);
-        System.out.printf(Locale.ROOT, "%-10s %,14d %10.2f %18s%n", "mvitv2_s", mvit.parameterCount(), mvit.gmacs(),
-                mvit.numFrames() + " x " + mvit.cropSize() + " x " + mvit.cropSize());
+        System.out.printf(Locale.ROOT, "%d classes; GMACs: conv + linear multiply-accumulates of one clip at the train crop%n",
+                classes);
         return 0;
     }
 }

@@ -37,26 +37,29 @@ final class PredictCommand implements Callable<Integer> {
     int crops = 1;
     @Option(names = "--json", description = "print one JSON object instead of a table")
     boolean json;
+    @Option(names = "--device", paramLabel = "cpu|cuda|cuda:N|auto", description = "where the model runs (default ${DEFAULT-VALUE})")
+    String device = "cpu";
 
     @Override
     public Integer call() {
         if (top < 1 || clips < 1 || (crops != 1 && crops != 3)) {
-            return CliSupport.fail("predict", "need --top >= 1, --clips >= 1 and --crops 1 or 3, got " + top + ", " + clips
+            return Cli.fail("predict", "need --top >= 1, --clips >= 1 and --crops 1 or 3, got " + top + ", " + clips
                     + ", " + crops);
         }
         if (!Files.isRegularFile(video)) {
-            return CliSupport.fail("predict", "video file not found: " + video.toAbsolutePath());
+            return Cli.fail("predict", "video file not found: " + video.toAbsolutePath());
         }
         if (!Files.isDirectory(model)) {
-            return CliSupport.fail("predict", "model folder not found: " + model.toAbsolutePath());
+            return Cli.fail("predict", "model folder not found: " + model.toAbsolutePath());
         }
         List<Prediction> ps;
-        try (VideoClassifier c = VideoClassifier.builder(model).optTopK(top).optViews(clips, crops).optMaxBatch(1).build()) {
+        try (VideoClassifier c = VideoClassifier.builder(model).optTopK(top).optViews(clips, crops).optMaxBatch(1)
+                .optDevice(device).build()) {
             ps = c.classify(video);
-        } catch (ExportException | ClassificationException e) {
-            return CliSupport.fail("predict", e.getMessage());
+        } catch (ExportException | ClassificationException | IllegalArgumentException e) {
+            return Cli.fail("predict", e.getMessage());
         } catch (RuntimeException e) {
-            return CliSupport.fail("predict", video + ": " + e.getMessage());
+            return Cli.fail("predict", video + ": " + e.getMessage());
         }
         if (json) {
             Map<String, Object> m = new LinkedHashMap<>();

@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
  * logits with every available backend, printing their agreement with the LibTorch composite and their timing.
  * Exits 1 if a fused backend disagrees with TORCH by more than the tolerance.
  */
-@Command(name = "selfcheck", mixinStandardHelpOptions = true,
+@Command(name = "self-check", aliases = "selfcheck", mixinStandardHelpOptions = true,
         description = "Check the native kernels against LibTorch and time them (the default job for now).")
 final class SelfCheckCommand implements Callable<Integer> {
     @Option(names = "--batch", description = "batch size B (default ${DEFAULT-VALUE})")
@@ -44,7 +44,7 @@ final class SelfCheckCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (batch < 1 || classes < 2 || teachers < 1 || teachers > 8 || iterations < 1) {
-            System.err.println("selfcheck: need --batch >= 1, --classes >= 2, 1 <= --teachers <= 8, --iterations >= 1");
+            System.err.println("self-check: need --batch >= 1, --classes >= 2, 1 <= --teachers <= 8, --iterations >= 1");
             return 2;
         }
         Kernels.Availability a = Kernels.available();

@@ -11,6 +11,8 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.bytedeco.javacpp.PointerScope;
+import org.dualdistill.recipe.Recipe;
+import org.dualdistill.recipe.RecipeException;
 import org.bytedeco.pytorch.Tensor;
 import org.dualdistill.model.io.KeyMap;
 import org.dualdistill.model.io.SafeTensors;
@@ -33,7 +35,7 @@ import picocli.CommandLine.Parameters;
 final class WeightsCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        return CliSupport.fail("weights", "name a subcommand: inspect, convert or export-pytorch (see --help)");
+        return Cli.fail("weights", "name a subcommand: inspect, convert or export-pytorch (see --help)");
     }
 
     /** The key map of an architecture name from a zoo (file names to ours). */
@@ -81,7 +83,7 @@ final class WeightsCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "%d tensors, %,d elements%n", src.tensors().size(), params);
                 return 0;
             } catch (IOException | RuntimeException e) {
-                return CliSupport.fail("weights inspect", e.getMessage());
+                return Cli.fail("weights inspect", e.getMessage());
             }
         }
     }
@@ -111,7 +113,7 @@ final class WeightsCommand implements Callable<Integer> {
                     }
                 }
                 if (!unknown.isEmpty()) {
-                    return CliSupport.fail("weights convert", file + ": " + unknown.size() + " tensor(s) have no "
+                    return Cli.fail("weights convert", file + ": " + unknown.size() + " tensor(s) have no "
                             + arch + " counterpart under --from " + from + ": " + unknown);
                 }
                 Map<String, Tensor> tensors = Weights.readAll(file, keys);
@@ -123,7 +125,7 @@ final class WeightsCommand implements Callable<Integer> {
                 System.out.println(out + ": " + tensors.size() + " tensors under dualdistill's " + arch + " names");
                 return 0;
             } catch (IOException | RuntimeException e) {
-                return CliSupport.fail("weights convert", e.getMessage());
+                return Cli.fail("weights convert", e.getMessage());
             }
         }
     }
@@ -145,12 +147,12 @@ final class WeightsCommand implements Callable<Integer> {
             try {
                 zoo = Zoo.parse(to);
             } catch (IllegalArgumentException e) {
-                return CliSupport.fail("weights export-pytorch", e.getMessage());
+                return Cli.fail("weights export-pytorch", e.getMessage());
             }
             if (zoo != Zoo.PYTORCHVIDEO && zoo != Zoo.PYSLOWFAST) {
-                return CliSupport.fail("weights export-pytorch", "--to must be pytorchvideo or pyslowfast (X3D students)");
+                return Cli.fail("weights export-pytorch", "--to must be pytorchvideo or pyslowfast (X3D students)");
             }
-            try (CliSupport.LoadedStudent s = CliSupport.loadStudent(model); PointerScope scope = new PointerScope()) {
+            try (Recipe.Loaded s = Recipe.load(model, null); PointerScope scope = new PointerScope()) {
                 Map<String, Tensor> all = new LinkedHashMap<>();
                 var ps = s.model().module().named_parameters();
                 for (long i = 0; i < ps.size(); i++) {
@@ -165,12 +167,12 @@ final class WeightsCommand implements Callable<Integer> {
                     // pytorchvideo's create_x3d uses our names (stem conv_t/conv_xy, blocks.5.pool.{pre_conv,
                     // pre_norm,post_conv}, blocks.5.proj); a multi-head student has no pytorchvideo counterpart
                     if (e.getKey().matches("blocks\\.5\\.proj\\.\\d+\\..*")) {
-                        return CliSupport.fail("weights export-pytorch", model + ": a multi-head student has no "
+                        return Cli.fail("weights export-pytorch", model + ": a multi-head student has no "
                                 + zoo.cliName() + " counterpart");
                     }
                     String n = zoo == Zoo.PYTORCHVIDEO ? e.getKey() : X3dKeys.toPySlowFast(e.getKey());
                     if (n == null) {
-                        return CliSupport.fail("weights export-pytorch", model + ": tensor " + e.getKey() + " has no "
+                        return Cli.fail("weights export-pytorch", model + ": tensor " + e.getKey() + " has no "
                                 + zoo.cliName() + " name");
                     }
                     renamed.put(n, e.getValue());
@@ -178,10 +180,10 @@ final class WeightsCommand implements Callable<Integer> {
                 SafeTensors.save(renamed, out, Map.of("format", "pt", "names", zoo.cliName()));
                 System.out.println(out + ": " + renamed.size() + " tensors under " + zoo.cliName() + " names");
                 return 0;
-            } catch (CliSupport.CliException e) {
-                return CliSupport.fail("weights export-pytorch", e.getMessage());
+            } catch (RecipeException e) {
+                return Cli.fail("weights export-pytorch", e.getMessage());
             } catch (IOException | RuntimeException e) {
-                return CliSupport.fail("weights export-pytorch", e.getMessage());
+                return Cli.fail("weights export-pytorch", e.getMessage());
             }
         }
     }

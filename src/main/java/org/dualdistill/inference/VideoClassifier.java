@@ -121,6 +121,7 @@ public final class VideoClassifier implements AutoCloseable {
     private final long admissionTimeoutNanos;
     private final int queueCapacity;
     private final int clipFloats;
+    private final org.bytedeco.pytorch.Device device; // null = the CPU
     private final float[] mean;
     private final float[] std;
     private final Semaphore admission;
@@ -147,6 +148,10 @@ public final class VideoClassifier implements AutoCloseable {
         this.admissionTimeoutNanos = b.admissionTimeout.toNanos();
         this.queueCapacity = b.queueCapacity;
         this.clipFloats = 3 * in.clipLength() * in.crop() * in.crop();
+        this.device = b.device.equals("cpu") ? null : new org.bytedeco.pytorch.Device(b.device);
+        if (device != null) {
+            student.model().module().to(device, false);
+        }
         VideoTransform transform = b.crops == 3 ? VideoTransform.threeCrop(in.shortSide()) : VideoTransform.center(in.shortSide());
         this.sampler = MultiViewSampler.of(ClipSampler.uniform(in.clipLength(), in.frameStride(), b.clips, b.crops), transform,
                 new ViewSpec(VIEW, in.clipLength(), in.crop(), in.crop(), mean, std));
@@ -174,6 +179,7 @@ public final class VideoClassifier implements AutoCloseable {
         private Duration admissionTimeout = Duration.ZERO;
         private int clips = 1;
         private int crops = 1;
+        private String device = "cpu";
 
         private Builder(Path dir) {
             if (dir == null) {
@@ -240,6 +246,22 @@ public final class VideoClassifier implements AutoCloseable {
             }
             clips = numClips;
             crops = numCrops;
+            return this;
+        }
+
+        /**
+         * @param spec where the model runs: {@code cpu} (default), {@code cuda}, {@code cuda:N} or {@code auto};
+         *             batches are assembled in pinned host memory and copied without blocking
+         * @return this
+         * @throws IllegalArgumentException in one line when CUDA is asked on the CPU build of LibTorch or on a
+         *                                  machine without that device
+         */
+        public Builder optDevice(String spec) {
+            try {
+                device = org.dualdistill.recipe.Devices.resolve(spec);
+            } catch (org.dualdistill.recipe.RecipeException e) {
+                throw new IllegalArgumentException(e.getMessage(), e);
+            }
             return this;
         }
 
@@ -560,8 +582,11 @@ public final class VideoClassifier implements AutoCloseable {
             for (int i = 0; i < views.size(); i++) {
                 dst.position((long) i * clipFloats).put(views.get(i), 0, clipFloats);
             }
+            if (device != null) {
+                x = x.pin_memory().to(device, x.dtype(), true, false);
+            }
             Tensor p = torch.softmax(student.model().forward(x).logits(), 1);
-            float[] rows = TensorBridge.toFloats(p);
+            float[] rows = TensorBridge.toFloats(device == null ? p : p.cpu());
             System.arraycopy(rows, 0, probs, offset, rows.length);
         }
     }

@@ -41,8 +41,19 @@ public final class Evaluator {
      * @return the metrics
      */
     public static EvalResult evaluate(VideoModel model, DataLoader loader, String view, boolean aggregateByVideo, int epoch) {
+        return evaluate(model, loader, view, aggregateByVideo, epoch, null);
+    }
+
+    /**
+     * As {@link #evaluate(VideoModel, DataLoader, String, boolean, int)}, reporting progress.
+     *
+     * @param onBatch called on the calling thread after each batch with its clip count (a progress bar), or null
+     * @return the metrics
+     */
+    public static EvalResult evaluate(VideoModel model, DataLoader loader, String view, boolean aggregateByVideo, int epoch,
+                                      java.util.function.IntConsumer onBatch) {
         int c = loader.dataset().numClasses();
-        Collected r = collect(model, loader, view, aggregateByVideo, epoch, new int[] {c}, "dataset " + c);
+        Collected r = collect(model, loader, view, aggregateByVideo, epoch, new int[] {c}, "dataset " + c, onBatch);
         List<Integer> labels = new ArrayList<>();
         for (LabeledVideo v : r.videos()) {
             labels.add(v.label());
@@ -78,7 +89,7 @@ public final class Evaluator {
                     + loader.dataset().name() + " has " + loader.dataset().numExtraLabels());
         }
         Collected r = collect(model, loader, view, aggregateByVideo, epoch, new int[] {numVerbs, numNouns},
-                "verb + noun heads " + numVerbs + " + " + numNouns);
+                "verb + noun heads " + numVerbs + " + " + numNouns, null);
         List<int[]> labels = new ArrayList<>();
         for (LabeledVideo v : r.videos()) {
             labels.add(new int[] {v.extraLabels().get(0), v.extraLabels().get(1)});
@@ -92,7 +103,7 @@ public final class Evaluator {
 
     /** One pass: softmax of each head (logit columns split by {@code heads}), summed per video or kept per clip. */
     private static Collected collect(VideoModel model, DataLoader loader, String view, boolean aggregateByVideo, int epoch,
-                                     int[] heads, String expected) {
+                                     int[] heads, String expected, java.util.function.IntConsumer onBatch) {
         int width = 0;
         for (int h : heads) {
             width += h;
@@ -102,15 +113,20 @@ public final class Evaluator {
         long clips = 0;
         long anon = 0;
         model.module().eval();
+        org.bytedeco.pytorch.Device device = modelDevice(model);
         for (Batch b : loader.epoch(epoch)) {
             try (b; PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-                Tensor logits = model.forward(b.data(view)).logits();
+                Tensor x = b.data(view);
+                if (device != null) { // the model lives on a GPU: evaluate there (pinned, non-blocking copy)
+                    x = x.pin_memory().to(device, x.dtype(), true, false);
+                }
+                Tensor logits = model.forward(x).logits();
                 if (logits.size(1) != width) {
                     throw new IllegalArgumentException("model has " + logits.size(1) + " outputs, expected " + expected);
                 }
                 float[][] p = new float[heads.length][];
                 for (int h = 0, off = 0; h < heads.length; off += heads[h], h++) {
-                    p[h] = TensorBridge.toFloats(torch.softmax(logits.narrow(1, off, heads[h]), 1).contiguous());
+                    p[h] = TensorBridge.toFloats(torch.softmax(logits.narrow(1, off, heads[h]), 1).cpu().contiguous());
                 }
                 for (int i = 0; i < b.size(); i++) {
                     String key = aggregateByVideo ? b.videos().get(i).id() : "clip#" + (anon++);
@@ -128,6 +144,9 @@ public final class Evaluator {
                     }
                     videos.put(key, b.videos().get(i));
                     clips++;
+                }
+                if (onBatch != null) {
+                    onBatch.accept(b.size());
                 }
             }
         }
@@ -232,5 +251,15 @@ public final class Evaluator {
         long total = scores.size();
         return new EvalResult(total, clips, total == 0 ? 0 : (double) top1 / total, total == 0 ? 0 : (double) top5 / total,
                 per, counts, confusion, videoLevel);
+    }
+
+    /** @return the CUDA device of a model's first parameter, or null when it lives on the CPU */
+    private static org.bytedeco.pytorch.Device modelDevice(VideoModel model) {
+        org.bytedeco.pytorch.TensorVector ps = model.module().parameters();
+        if (ps.size() == 0) {
+            return null;
+        }
+        org.bytedeco.pytorch.Device d = ps.get(0).device();
+        return d.is_cuda() ? d : null;
     }
 }

@@ -24,29 +24,37 @@ import org.dualdistill.datw.ScoreMode;
 import org.dualdistill.datw.Weighting;
 
 /**
- * The whole training run as one immutable tree: student, teachers, data, objective weights and knobs, optimizer,
- * schedule and run settings. Read from JSON or YAML (a file, then {@code key.path=value} overrides applied onto the
- * tree), checked against the schema of the defaults, and validated field by field. Both formats go through the same
- * tree check, so a YAML file is exactly as strict as its JSON twin: YAML only changes the syntax (see {@link Format}).
+ * The whole training run as one immutable tree, the only source of truth of a run: the model being trained and its
+ * view, the frozen teachers (role, registry arch, weights file, view), data, objective weights and knobs, optimizer,
+ * schedule and run settings (seed, device, precision, logging, checkpoints). Read from JSON or YAML (a file, then
+ * {@code key.path=value} overrides applied onto the tree), checked against the schema of the defaults, and
+ * validated field by field. Both formats go through the same tree check, so a YAML file is exactly as strict as its
+ * JSON twin: YAML only changes the syntax (see {@link Format}). Every key is read by the recipe layer
+ * ({@code org.dualdistill.recipe}); the CLI's flags are shorthands for keys.
+ *
+ * <p>Architectures are registry names ({@link org.dualdistill.model.ModelZoo}). A view whose fields are 0 (and whose
+ * mean/std are empty) takes the preset's canonical view field by field; {@code model.numClasses} 0 takes the
+ * dataset's. The recipe resolves both, and the config it saves with a checkpoint or an export has every value
+ * explicit, so a resumed run or an evaluation rebuilds exactly the same models.
  *
  * <p>Errors are {@link IllegalArgumentException}s whose message starts with the key path:
  * {@code "optimizer.lr: must be > 0, got -1"}, {@code "objective.sddWeigth: unknown key (did you mean sddWeight?)"}.
- * Array elements are addressed by index ({@code teachers.1.checkpoint}).
+ * Array elements are addressed by index ({@code teachers.1.weights}).
  *
- * <p>{@link #reference()} reproduces the paper's reference settings (../shared/REFERENCE.md): X3D-S student,
- * MViTv2-S + X3D-M teachers, DATW product/softmax T = 4, a_ce = a_kd = b = g = 1, d = 0, SGD lr 0.1 momentum 0.9
- * nesterov wd 5e-5, cosine with linear warmup. {@link #embeddedDemo()} is a tiny CPU preset (reduced X3D student,
- * synthetic data, a few steps). Immutable and thread-safe.
+ * <p>{@link #reference()} reproduces the paper's settings (X3D-S student, MViTv2-S + X3D-M teachers, DATW
+ * product/softmax T = 4, a_ce = a_kd = b = g = 1, d = 0, SGD lr 0.1 momentum 0.9 nesterov wd 5e-5, cosine with linear
+ * warmup, bf16 on CUDA). {@link #embeddedDemo()} is the small CPU case (the demo's reduced models). Immutable and
+ * thread-safe.
  *
- * @param student   the student network
- * @param teachers  K >= 1 teachers (the ViT teacher at {@code objective.vitTeacher}, the CNN one at {@code cnnTeacher})
+ * @param model     the model being trained (the student in {@code distill}, the teacher in {@code train-teacher})
+ * @param teachers  frozen teachers, at most one per role; empty = cross-entropy training
  * @param data      dataset and loader settings
  * @param objective the loss weights and DATW knobs
  * @param optimizer optimizer and gradient clipping
  * @param schedule  learning-rate schedule
- * @param run       output, seeds, logging and checkpoint cadence
+ * @param run       output, seed, device, precision, logging and checkpoint cadence
  */
-public record TrainConfig(Student student, List<Teacher> teachers, Data data, Objective objective,
+public record TrainConfig(Model model, List<Teacher> teachers, Data data, Objective objective,
                           Optimizer optimizer, Schedule schedule, Run run) {
 
     private static final ObjectMapper JSON = new ObjectMapper()
@@ -55,6 +63,9 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
             .enable(SerializationFeature.INDENT_OUTPUT);
     /** Reads YAML into the same node tree the JSON path checks; only the syntax differs. */
     private static final YAMLMapper YAML = new YAMLMapper();
+
+    /** Teacher roles: the heterogeneous ViT teacher and the structurally similar CNN teacher. */
+    public static final List<String> ROLES = List.of("vit", "cnn");
 
     /** The syntax of a config file. */
     public enum Format {
@@ -85,79 +96,145 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
 
     /** Validates every section (messages carry the key path). */
     public TrainConfig {
-        require(student != null, "student", "missing section");
-        require(teachers != null && !teachers.isEmpty(), "teachers", "at least one teacher is required");
+        require(model != null, "model", "missing section");
+        require(teachers != null, "teachers", "missing section (use [] for cross-entropy training)");
         require(data != null, "data", "missing section");
         require(objective != null, "objective", "missing section");
         require(optimizer != null, "optimizer", "missing section");
         require(schedule != null, "schedule", "missing section");
         require(run != null, "run", "missing section");
         teachers = List.copyOf(teachers);
+        List<String> seen = new ArrayList<>();
         for (int i = 0; i < teachers.size(); i++) {
-            require(teachers.get(i) != null, "teachers." + i, "missing teacher");
+            Teacher t = teachers.get(i);
+            require(t != null, "teachers." + i, "missing teacher");
+            require(!seen.contains(t.role()), "teachers." + i + ".role", "two teachers with role " + t.role());
+            seen.add(t.role());
         }
-        if (objective.sddWeight() != 0 || objective.rkdWeight() != 0 || objective.hintWeight() != 0) {
-            require(objective.vitTeacher() < teachers.size(), "objective.vitTeacher",
-                    "must index one of the " + teachers.size() + " teachers, got " + objective.vitTeacher());
-            require(objective.cnnTeacher() < teachers.size(), "objective.cnnTeacher",
-                    "must index one of the " + teachers.size() + " teachers, got " + objective.cnnTeacher());
+        if (!teachers.isEmpty() && (objective.sddWeight() != 0 || objective.rkdWeight() != 0 || objective.hintWeight() != 0)) {
+            require(seen.containsAll(ROLES), "teachers", "SDD, RKD and the hint need a vit and a cnn teacher, got roles "
+                    + seen + " (set objective.sddWeight, rkdWeight and hintWeight to 0 for KD alone)");
         }
         require(schedule.warmupEpochs() <= schedule.epochs(), "schedule.warmupEpochs",
                 "must be <= schedule.epochs (" + schedule.epochs() + "), got " + fmt(schedule.warmupEpochs()));
     }
 
+    /** @return the teacher of a role ({@code vit} or {@code cnn}), or null */
+    public Teacher teacher(String role) {
+        for (Teacher t : teachers) {
+            if (t.role().equals(role)) {
+                return t;
+            }
+        }
+        return null;
+    }
+
+    /** @return this config with another model section */
+    public TrainConfig withModel(Model m) {
+        return new TrainConfig(m, teachers, data, objective, optimizer, schedule, run);
+    }
+
+    /** @return this config with other teachers */
+    public TrainConfig withTeachers(List<Teacher> t) {
+        return new TrainConfig(model, t, data, objective, optimizer, schedule, run);
+    }
+
     /**
-     * The student network.
+     * A model's input view; 0 (or an empty list) takes the preset's value for that field.
      *
-     * @param arch         architecture key ({@code x3d_xs}, {@code x3d_s}, {@code x3d_m}, {@code x3d_l})
-     * @param numClasses   classes of the head (>= 1)
-     * @param widthFactor  width multiplier override, 0 = the preset's
-     * @param depthFactor  depth multiplier override, 0 = the preset's
-     * @param headDimOut   head hidden width override, 0 = the preset's
-     * @param pretrained   safetensors file to start from, or "" for random initialisation
+     * @param frames            frames per clip
+     * @param frameStride       source frames between samples
+     * @param crop              square crop side
+     * @param trainShortSideMin smallest training short side (scale jitter)
+     * @param trainShortSideMax largest training short side
+     * @param testShortSide     test-time short side
+     * @param mean              per-channel mean (3 values, or empty)
+     * @param std               per-channel std (3 values, or empty)
      */
-    public record Student(String arch, long numClasses, double widthFactor, double depthFactor, long headDimOut,
-                          String pretrained) {
-        public Student {
-            nonBlank(arch, "student.arch");
-            require(numClasses >= 1, "student.numClasses", "must be >= 1, got " + numClasses);
-            require(widthFactor >= 0 && Double.isFinite(widthFactor), "student.widthFactor",
-                    "must be >= 0 (0 = preset), got " + widthFactor);
-            require(depthFactor >= 0 && Double.isFinite(depthFactor), "student.depthFactor",
-                    "must be >= 0 (0 = preset), got " + depthFactor);
-            require(headDimOut >= 0, "student.headDimOut", "must be >= 0 (0 = preset), got " + headDimOut);
-            require(pretrained != null, "student.pretrained", "must not be null (use \"\")");
+    public record View(int frames, int frameStride, int crop, int trainShortSideMin, int trainShortSideMax,
+                       int testShortSide, List<Double> mean, List<Double> std) {
+        /** The all-defaults view: every field is the preset's. */
+        public static final View PRESET = new View(0, 0, 0, 0, 0, 0, List.of(), List.of());
+
+        public View {
+            require(frames >= 0, "frames", "must be >= 0 (0 = preset), got " + frames);
+            require(frameStride >= 0, "frameStride", "must be >= 0 (0 = preset), got " + frameStride);
+            require(crop >= 0, "crop", "must be >= 0 (0 = preset), got " + crop);
+            require(trainShortSideMin >= 0, "trainShortSideMin", "must be >= 0 (0 = preset), got " + trainShortSideMin);
+            require(trainShortSideMax >= 0, "trainShortSideMax", "must be >= 0 (0 = preset), got " + trainShortSideMax);
+            require(testShortSide >= 0, "testShortSide", "must be >= 0 (0 = preset), got " + testShortSide);
+            mean = mean == null ? List.of() : List.copyOf(mean);
+            std = std == null ? List.of() : List.copyOf(std);
+            require(mean.isEmpty() || mean.size() == 3, "mean", "must have 3 values (or none = preset), got " + mean);
+            require(std.isEmpty() || std.size() == 3, "std", "must have 3 values (or none = preset), got " + std);
+        }
+
+        /** @return a view with every field explicit */
+        public static View of(org.dualdistill.model.ModelView v) {
+            return new View(v.frames(), v.frameStride(), v.crop(), v.trainShortSideMin(), v.trainShortSideMax(),
+                    v.testShortSide(), v.mean(), v.std());
+        }
+
+        /**
+         * @param preset the preset's canonical view
+         * @return this view with every 0 or empty field taken from the preset
+         * @throws IllegalArgumentException when the result is inconsistent (e.g. crop above the short side)
+         */
+        public org.dualdistill.model.ModelView resolve(org.dualdistill.model.ModelView preset) {
+            int c = crop > 0 ? crop : preset.crop();
+            // a crop override without a short-side override scales the preset's short sides with it
+            double k = crop > 0 ? (double) crop / preset.crop() : 1;
+            int tmin = trainShortSideMin > 0 ? trainShortSideMin : (int) Math.round(preset.trainShortSideMin() * k);
+            int tmax = trainShortSideMax > 0 ? trainShortSideMax : Math.max(tmin, (int) Math.round(preset.trainShortSideMax() * k));
+            int test = testShortSide > 0 ? testShortSide : (int) Math.round(preset.testShortSide() * k);
+            return new org.dualdistill.model.ModelView(frames > 0 ? frames : preset.frames(),
+                    frameStride > 0 ? frameStride : preset.frameStride(), c, Math.max(c, tmin), Math.max(Math.max(c, tmin), tmax),
+                    Math.max(c, test), mean.isEmpty() ? preset.mean() : mean, std.isEmpty() ? preset.std() : std);
+        }
+    }
+
+    /**
+     * The model being trained.
+     *
+     * @param arch       registry name ({@code x3d_s}, {@code x3d_demo}, ...)
+     * @param numClasses classes of the head, 0 = the dataset's
+     * @param view       its input view (fields 0 = the preset's)
+     */
+    public record Model(String arch, long numClasses, View view) {
+        public Model {
+            nonBlank(arch, "model.arch");
+            require(numClasses >= 0, "model.numClasses", "must be >= 0 (0 = the dataset's), got " + numClasses);
+            require(view != null, "model.view", "missing section");
         }
     }
 
     /**
      * One frozen teacher.
      *
-     * @param arch       architecture key ({@code mvitv2_s}, {@code x3d_m}, or {@code torchscript})
-     * @param checkpoint weights or TorchScript file, "" when none (tests, random teachers)
-     * @param clipLength frames the teacher consumes (>= 1)
-     * @param crop       spatial size the teacher consumes (>= 1)
+     * @param role    {@code vit} (the heterogeneous teacher) or {@code cnn} (the structurally similar one)
+     * @param arch    registry name ({@code mvitv2_s}, {@code x3d_m}, ...)
+     * @param weights a file written by {@code train-teacher} (or its folder), "" = none (refused unless untrained
+     *                teachers are allowed)
+     * @param view    its input view (fields 0 = the preset's)
      */
-    public record Teacher(String arch, String checkpoint, int clipLength, int crop) {
+    public record Teacher(String role, String arch, String weights, View view) {
         public Teacher {
+            require(role != null && ROLES.contains(role), "role", "must be one of " + ROLES + ", got " + role);
             nonBlank(arch, "arch");
-            require(checkpoint != null, "checkpoint", "must not be null (use \"\")");
-            require(clipLength >= 1, "clipLength", "must be >= 1, got " + clipLength);
-            require(crop >= 1, "crop", "must be >= 1, got " + crop);
+            require(weights != null, "weights", "must not be null (use \"\")");
+            require(view != null, "view", "missing section");
         }
     }
 
     /**
      * Dataset and loader.
      *
-     * @param dataset    dataset kind ({@code kinetics400}, {@code hmdb51}, {@code folder}, {@code csv}, {@code synthetic})
-     * @param root       dataset root folder ("" for synthetic)
-     * @param split      split name or number ("1" for HMDB51 split 1)
-     * @param clipLength student frames per clip (>= 1)
-     * @param frameStride frames between samples (>= 1)
-     * @param crop       student crop side (>= 1)
+     * @param dataset    dataset layout; {@code hmdb51} (class folders of videos plus {@code splits/} files, as
+     *                   HMDB51 and {@code dualdistill generate} write them)
+     * @param root       dataset root folder ({@code --data}), "" = given on the command line
+     * @param split      split number (HMDB51: 1, 2 or 3)
      * @param batchSize  clips per step (>= 1)
-     * @param workers    decoding workers (>= 0)
+     * @param workers    decoding workers (>= 1)
      * @param flipProbability probability of a left-right flip in training augmentation, in [0, 1]. Kinetics-style
      *                   data uses 0.5; set 0 for direction-sensitive classes (the synthetic dataset's pairs such as
      *                   move_left/move_right and rotate_cw/rotate_ccw are mirror images: flipping swaps their labels)
@@ -166,17 +243,14 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
      *                   wrong folder or codec stops the run at once instead of training on what is left (1 = never
      *                   stop for this; a dataset with no usable video stops in any case)
      */
-    public record Data(String dataset, String root, String split, int clipLength, int frameStride, int crop,
-                       int batchSize, int workers, double flipProbability, double maxSkippedFraction) {
+    public record Data(String dataset, String root, int split, int batchSize, int workers, double flipProbability,
+                       double maxSkippedFraction) {
         public Data {
-            nonBlank(dataset, "data.dataset");
+            require("hmdb51".equals(dataset), "data.dataset", "must be hmdb51 (the layout the CLI reads), got \"" + dataset + "\"");
             require(root != null, "data.root", "must not be null (use \"\")");
-            require(split != null, "data.split", "must not be null (use \"\")");
-            require(clipLength >= 1, "data.clipLength", "must be >= 1, got " + clipLength);
-            require(frameStride >= 1, "data.frameStride", "must be >= 1, got " + frameStride);
-            require(crop >= 1, "data.crop", "must be >= 1, got " + crop);
+            require(split >= 1, "data.split", "must be >= 1, got " + split);
             require(batchSize >= 1, "data.batchSize", "must be >= 1, got " + batchSize);
-            require(workers >= 0, "data.workers", "must be >= 0, got " + workers);
+            require(workers >= 1, "data.workers", "must be >= 1, got " + workers);
             require(flipProbability >= 0 && flipProbability <= 1, "data.flipProbability",
                     "must be in [0, 1], got " + flipProbability);
             require(maxSkippedFraction >= 0 && maxSkippedFraction <= 1, "data.maxSkippedFraction",
@@ -198,18 +272,16 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
      * @param temperature    KD temperature T (> 0)
      * @param tauConf        confidence softmax temperature (> 0)
      * @param tauWeight      weight softmax temperature (> 0)
-     * @param labelSmoothing CE label smoothing in [0, 1)
+     * @param labelSmoothing CE label smoothing in [0, 1) (also of cross-entropy training without teachers)
      * @param rkdDistanceWeight RKD distance weight (>= 0)
      * @param rkdAngleWeight RKD angle weight (>= 0)
-     * @param vitTeacher     index of the ViT teacher (>= 0)
-     * @param cnnTeacher     index of the CNN teacher (>= 0)
      * @param alignDim       SDD alignment width D, 0 = student channels
-     * @param alignSeed      seed of the frozen projections
+     * @param alignSeed      seed of the frozen projections, 0 = the objective's default
      */
     public record Objective(double alphaCe, double alphaKd, double sddWeight, double rkdWeight, double hintWeight,
                             Weighting weighting, ScoreMode scoreMode, Normalization normalization, double temperature,
                             double tauConf, double tauWeight, double labelSmoothing, double rkdDistanceWeight,
-                            double rkdAngleWeight, int vitTeacher, int cnnTeacher, long alignDim, long alignSeed) {
+                            double rkdAngleWeight, long alignDim, long alignSeed) {
         public Objective {
             finite(alphaCe, "objective.alphaCe");
             finite(alphaKd, "objective.alphaKd");
@@ -227,8 +299,6 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
                     "must be in [0, 1), got " + labelSmoothing);
             nonNegative(rkdDistanceWeight, "objective.rkdDistanceWeight");
             nonNegative(rkdAngleWeight, "objective.rkdAngleWeight");
-            require(vitTeacher >= 0, "objective.vitTeacher", "must be >= 0, got " + vitTeacher);
-            require(cnnTeacher >= 0, "objective.cnnTeacher", "must be >= 0, got " + cnnTeacher);
             require(alignDim >= 0, "objective.alignDim", "must be >= 0 (0 = student channels), got " + alignDim);
         }
     }
@@ -270,53 +340,57 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
     }
 
     /**
-     * Cosine schedule with linear warmup, stepped per optimizer step ({@link CosineSchedule}).
+     * Cosine schedule with linear warmup, stepped per optimizer step ({@link CosineSchedule}); the steps per epoch
+     * are the training loader's batches.
      *
      * @param epochs        training epochs (>= 1)
      * @param warmupEpochs  linear warmup length in epochs (>= 0, <= epochs; may be fractional)
      * @param warmupStartLr learning rate at step 0 (>= 0)
      * @param minLr         floor of the cosine (>= 0)
-     * @param stepsPerEpoch optimizer steps per epoch, 0 = derive from the dataset size and batch
      */
-    public record Schedule(int epochs, double warmupEpochs, double warmupStartLr, double minLr, long stepsPerEpoch) {
+    public record Schedule(int epochs, double warmupEpochs, double warmupStartLr, double minLr) {
         public Schedule {
             require(epochs >= 1, "schedule.epochs", "must be >= 1, got " + epochs);
             nonNegative(warmupEpochs, "schedule.warmupEpochs");
             nonNegative(warmupStartLr, "schedule.warmupStartLr");
             nonNegative(minLr, "schedule.minLr");
-            require(stepsPerEpoch >= 0, "schedule.stepsPerEpoch", "must be >= 0 (0 = derived), got " + stepsPerEpoch);
         }
     }
+
+    /** Precision settings of {@link Run#precision()}. */
+    public static final List<String> PRECISIONS = List.of("auto", "fp32", "bf16", "fp16");
 
     /**
      * Run settings.
      *
-     * @param outputDir       folder for checkpoints and logs
+     * @param outputDir       folder for metrics and checkpoints ({@code --out}), "" = nothing written
      * @param seed            master seed (torch generator and the Java samplers)
-     * @param device          {@code cpu} or {@code cuda[:i]}
+     * @param device          {@code cpu}, {@code cuda}, {@code cuda:N}, or {@code auto} (CUDA when LibTorch sees
+     *                        a device, else the CPU; the saved config records the device used)
+     * @param precision       forward-pass precision: {@code auto} (bf16 autocast on CUDA, fp32 on the CPU),
+     *                        {@code fp32}, {@code bf16} or {@code fp16} (autocast; losses and weights stay fp32)
      * @param logEvery        steps between log lines (>= 1)
      * @param checkpointEvery epochs between checkpoints (>= 1)
-     * @param keepCheckpoints checkpoints kept besides the best and the last (>= 0)
-     * @param evalEvery       epochs between evaluations (>= 1)
-     * @param maxSteps        stop after this many steps, 0 = run every epoch
+     * @param maxSteps        stop after this many optimizer steps (a mid-epoch checkpoint is written there),
+     *                        0 = run every epoch
      * @param onNonFinite     what a NaN/infinite loss term or gradient norm does: {@code stop} (default) or
      *                        {@code skip} that optimizer step ({@link NonFinitePolicy})
      * @param maxNonFiniteSkips with {@code skip}, the most consecutive skipped steps before stopping anyway (>= 0,
      *                        default 5)
      */
-    public record Run(String outputDir, long seed, String device, int logEvery, int checkpointEvery,
-                      int keepCheckpoints, int evalEvery, long maxSteps, NonFinitePolicy onNonFinite,
-                      int maxNonFiniteSkips) {
+    public record Run(String outputDir, long seed, String device, String precision, int logEvery, int checkpointEvery,
+                      long maxSteps, NonFinitePolicy onNonFinite, int maxNonFiniteSkips) {
         public Run {
-            nonBlank(outputDir, "run.outputDir");
+            require(outputDir != null, "run.outputDir", "must not be null (use \"\")");
             nonBlank(device, "run.device");
-            String d = device.toLowerCase(Locale.ROOT);
-            require(d.equals("cpu") || d.matches("cuda(:\\d+)?"), "run.device",
-                    "must be cpu or cuda[:index], got \"" + device + "\"");
+            device = device.toLowerCase(Locale.ROOT);
+            require(device.equals("cpu") || device.equals("auto") || device.matches("cuda(:\\d+)?"), "run.device",
+                    "must be cpu, cuda, cuda:N or auto, got \"" + device + "\"");
+            require(precision != null && PRECISIONS.contains(precision.toLowerCase(Locale.ROOT)), "run.precision",
+                    "must be one of " + PRECISIONS + ", got \"" + precision + "\"");
+            precision = precision.toLowerCase(Locale.ROOT);
             require(logEvery >= 1, "run.logEvery", "must be >= 1, got " + logEvery);
             require(checkpointEvery >= 1, "run.checkpointEvery", "must be >= 1, got " + checkpointEvery);
-            require(keepCheckpoints >= 0, "run.keepCheckpoints", "must be >= 0, got " + keepCheckpoints);
-            require(evalEvery >= 1, "run.evalEvery", "must be >= 1, got " + evalEvery);
             require(maxSteps >= 0, "run.maxSteps", "must be >= 0 (0 = no limit), got " + maxSteps);
             require(onNonFinite != null, "run.onNonFinite", "must be one of [stop, skip]");
             require(maxNonFiniteSkips >= 0, "run.maxNonFiniteSkips", "must be >= 0, got " + maxNonFiniteSkips);
@@ -325,30 +399,39 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
 
     // ---------------------------------------------------------------- presets
 
-    /** @return the paper's reference settings (X3D-S from MViTv2-S + X3D-M on Kinetics-400, PySlowFast recipe) */
-    public static TrainConfig reference() {
-        return new TrainConfig(
-                new Student("x3d_s", 400, 0, 0, 0, ""),
-                List.of(new Teacher("mvitv2_s", "", 16, 224), new Teacher("x3d_m", "", 16, 224)),
-                new Data("kinetics400", "", "train", 13, 6, 160, 128, 8, 0.5, 0.1),
-                new Objective(1, 1, 1, 1, 0, Weighting.DATW, ScoreMode.PRODUCT, Normalization.SOFTMAX, 4.0, 1.0, 0.25,
-                        0, 1, 2, 0, 1, 0, 0),
-                new Optimizer(Algorithm.SGD, 0.1, 0.9, true, 5e-5, 0.9, 0.999, 1e-8, 0),
-                new Schedule(300, 35, 0.01, 0, 0),
-                new Run("runs/x3d_s-dualdistill", 0, "cuda", 50, 10, 3, 10, 0, NonFinitePolicy.STOP, 5));
+    private static Objective paperObjective() {
+        return new Objective(1, 1, 1, 1, 0, Weighting.DATW, ScoreMode.PRODUCT, Normalization.SOFTMAX, 4.0, 1.0, 0.25,
+                0, 1, 2, 0, 0);
     }
 
-    /** @return a tiny CPU preset: reduced X3D student and teachers, synthetic data, 2 epochs of 4 steps */
+    /**
+     * @return the paper's settings: X3D-S distilled from MViTv2-S + X3D-M, each at its canonical view, PySlowFast's
+     *         X3D recipe (SGD lr 0.1, cosine, 35 warmup epochs of 300), on the GPU with bf16
+     */
+    public static TrainConfig reference() {
+        return new TrainConfig(
+                new Model("x3d_s", 0, View.PRESET),
+                List.of(new Teacher("vit", "mvitv2_s", "", View.PRESET), new Teacher("cnn", "x3d_m", "", View.PRESET)),
+                new Data("hmdb51", "", 1, 128, 8, 0.5, 0.1),
+                paperObjective(),
+                new Optimizer(Algorithm.SGD, 0.1, 0.9, true, 5e-5, 0.9, 0.999, 1e-8, 0),
+                new Schedule(300, 35, 0.01, 0),
+                new Run("", 0, "cuda", "auto", 50, 10, 0, NonFinitePolicy.STOP, 5));
+    }
+
+    /**
+     * @return the small CPU case: the demo's reduced models ({@code x3d_demo} student, {@code mvit_demo} ViT and
+     *         {@code x3d_demo_wide} CNN teachers), 2 epochs
+     */
     public static TrainConfig embeddedDemo() {
         return new TrainConfig(
-                new Student("x3d_xs", 5, 0.5, 1.0, 64, ""),
-                List.of(new Teacher("x3d_s", "", 4, 64), new Teacher("x3d_xs", "", 4, 64)),
-                new Data("synthetic", "", "train", 4, 2, 64, 2, 0, 0, 0.1),
-                new Objective(1, 1, 1, 1, 0, Weighting.DATW, ScoreMode.PRODUCT, Normalization.SOFTMAX, 4.0, 1.0, 0.25,
-                        0, 1, 2, 0, 1, 0, 0),
+                new Model("x3d_demo", 0, View.PRESET),
+                List.of(new Teacher("vit", "mvit_demo", "", View.PRESET), new Teacher("cnn", "x3d_demo_wide", "", View.PRESET)),
+                new Data("hmdb51", "", 1, 2, 1, 0, 0.1),
+                paperObjective(),
                 new Optimizer(Algorithm.SGD, 0.05, 0.9, true, 5e-5, 0.9, 0.999, 1e-8, 1.0),
-                new Schedule(2, 0.5, 0.005, 0, 4),
-                new Run("runs/demo", 0, "cpu", 1, 1, 1, 1, 0, NonFinitePolicy.STOP, 5));
+                new Schedule(2, 0.5, 0.005, 0),
+                new Run("", 0, "cpu", "auto", 1, 1, 0, NonFinitePolicy.STOP, 5));
     }
 
     /**
@@ -628,12 +711,10 @@ public record TrainConfig(Student student, List<Teacher> teachers, Data data, Ob
             }
             if (c instanceof IllegalArgumentException iae) {
                 String m = iae.getMessage();
-                // teacher records validate without the list prefix; add it
-                if (m != null && !m.startsWith("teachers")) {
-                    String p = pathOf(e);
-                    if (p.startsWith("teachers.")) {
-                        throw new IllegalArgumentException(p + "." + m, iae);
-                    }
+                // nested records (teachers, views) validate without their path; add it
+                String p = pathOf(e);
+                if (m != null && !p.equals("config") && !m.startsWith(p) && !m.startsWith(p.split("\\.")[0] + ".")) {
+                    throw new IllegalArgumentException(p + "." + m, iae);
                 }
                 throw iae;
             }

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Objects;
 
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
@@ -22,6 +23,7 @@ import org.dualdistill.distill.DistillationObjective;
 import org.dualdistill.distill.ObjectiveBreakdown;
 import org.dualdistill.distill.ObjectiveResult;
 import org.dualdistill.distill.StudentOutputs;
+import org.dualdistill.distill.Teacher;
 import org.dualdistill.distill.TeacherCache;
 import org.dualdistill.distill.TeacherOutputs;
 import org.dualdistill.internal.torch.TorchRuntime;
@@ -74,8 +76,7 @@ public final class Trainer implements AutoCloseable {
     }
 
     private final VideoModel student;
-    private final List<VideoModel> teachers;
-    private final List<String> teacherViews;
+    private final List<Teacher> teachers;
     private final String studentView;
     private final DistillationObjective objective;
     private final TrainingOptimizer optimizer;
@@ -89,8 +90,9 @@ public final class Trainer implements AutoCloseable {
     private final int checkpointEvery;
     private final String configJson;
     private final TeacherCache cache;
-    private final List<String> teacherKeys;
     private final int checkpointEverySteps;
+    private final Device device; // null = where the batches are (the CPU)
+    private final long maxSteps;
     private final double labelSmoothing;
     private final torch.DeviceType autocastDevice;
     private final torch.ScalarType autocastDtype;
@@ -108,7 +110,6 @@ public final class Trainer implements AutoCloseable {
     private Trainer(Builder b) throws IOException {
         this.student = b.student;
         this.teachers = List.copyOf(b.teachers);
-        this.teacherViews = List.copyOf(b.teacherViews);
         this.studentView = b.studentView;
         this.objective = b.objective;
         this.optimizer = b.optimizer;
@@ -125,20 +126,11 @@ public final class Trainer implements AutoCloseable {
         this.labelSmoothing = b.labelSmoothing;
         this.autocastDevice = b.autocastDevice;
         this.autocastDtype = b.autocastDtype;
-        List<String> keys = new ArrayList<>();
-        if (cache != null) {
-            for (VideoModel t : teachers) {
-                keys.add(TeacherCache.fingerprint(t.module()));
-            }
-        }
-        this.teacherKeys = List.copyOf(keys);
+        this.device = b.device;
+        this.maxSteps = b.maxSteps;
         this.gradientSync = b.gradientSync;
         this.onNonFinite = b.onNonFinite;
         this.maxNonFiniteSkips = b.maxNonFiniteSkips;
-        if (teachers.size() != teacherViews.size()) {
-            throw new IllegalArgumentException("need one view per teacher: " + teachers.size() + " teachers, views "
-                    + teacherViews);
-        }
         if (!teachers.isEmpty() && objective == null) {
             throw new IllegalArgumentException("teachers given but no objective");
         }
@@ -146,6 +138,10 @@ public final class Trainer implements AutoCloseable {
             throw new IllegalArgumentException("an objective needs at least one teacher");
         }
         List<String> names = loader.sampler().viewNames();
+        List<String> teacherViews = new ArrayList<>();
+        for (Teacher t : teachers) {
+            teacherViews.add(t.view());
+        }
         for (String v : concat(List.of(studentView), teacherViews)) {
             if (!names.contains(v)) {
                 throw new IllegalArgumentException("no view named " + v + " in the loader; views are " + names);
@@ -231,12 +227,17 @@ public final class Trainer implements AutoCloseable {
         open();
         long stepsPerEpoch = loader.batchesPerEpoch();
         Progress progress = new Progress(epochs * stepsPerEpoch, epochs, step);
-        for (VideoModel t : teachers) {
-            t.module().eval();
+        for (Teacher t : teachers) {
+            t.model().module().eval();
         }
         List<EpochStats> out = new ArrayList<>();
-        while (epoch < epochs) {
+        while (epoch < epochs && !stepLimitReached()) {
             EpochStats es = runEpoch(epoch, epochs, progress);
+            if (stoppedInEpoch) { // run.maxSteps ended the run inside this epoch: a mid-epoch checkpoint was written
+                history.add(es);
+                out.add(es);
+                break;
+            }
             epoch++;
             history.add(es);
             out.add(es);
@@ -285,7 +286,7 @@ public final class Trainer implements AutoCloseable {
         resumeBatch = 0;
         Iterator<Batch> it = loader.epoch(ep, first).iterator();
         long batchesDone = 0; // batches of this call consumed, dropped steps included (the position in the epoch)
-        while (it.hasNext()) {
+        while (it.hasNext() && !stepLimitReached()) {
             long s0 = System.nanoTime();
             StepResult r;
             int n;
@@ -334,14 +335,31 @@ public final class Trainer implements AutoCloseable {
                 }
                 progressOut.println(line);
             }
-            if (checkpointDir != null && checkpointEverySteps > 0 && step % checkpointEverySteps == 0 && it.hasNext()) {
+            boolean limit = stepLimitReached() && it.hasNext();
+            if (checkpointDir != null && it.hasNext() && (limit || checkpointEverySteps > 0 && step % checkpointEverySteps == 0)) {
                 saveCheckpoint(checkpointDir.resolve(String.format("step-%08d", step)), ep, first + batchesDone,
                         Map.of("loss", r.loss, "ce", r.ce));
             }
+            stoppedInEpoch = limit;
         }
         reportSkippedVideos();
         return new EpochStats(ep, steps, clips, steps == 0 ? Double.NaN : lossSum / steps,
                 steps == 0 ? Double.NaN : ceSum / steps, (System.nanoTime() - t0) / 1e9);
+    }
+
+    private boolean stoppedInEpoch;
+
+    private boolean stepLimitReached() {
+        return maxSteps > 0 && step >= maxSteps;
+    }
+
+    /** @return batch tensor {@code t} on the training device (pinned host memory, non-blocking copy on CUDA) */
+    private Tensor onDevice(Tensor t) {
+        if (device == null || t.device().type() == device.type() && t.device().index() == device.index()) {
+            return t;
+        }
+        Tensor src = device.is_cuda() && !t.is_pinned() ? t.pin_memory() : t;
+        return src.to(device, src.dtype(), true, false);
     }
 
     /** Prints the loader's one-line summary of unusable videos, when files were skipped since the last one. */
@@ -424,7 +442,7 @@ public final class Trainer implements AutoCloseable {
             List<TeacherOutputs> touts = new ArrayList<>(teachers.size());
             enterAutocast();
             try {
-                so = student.forward(b.data(studentView));
+                so = student.forward(onDevice(b.data(studentView)));
                 if (objective != null) {
                     try (NoGradGuard g = new NoGradGuard()) {
                         for (int i = 0; i < teachers.size(); i++) {
@@ -439,7 +457,7 @@ public final class Trainer implements AutoCloseable {
                 so = new ModelOutput(f32(so.logits()), f32(so.embedding()), f32(so.features()));
                 touts.replaceAll(t -> new TeacherOutputs(f32(t.logits()), f32(t.features()), f32(t.embedding())));
             }
-            Tensor labels = b.labels();
+            Tensor labels = onDevice(b.labels());
             double loss;
             double ce;
             ObjectiveBreakdown bd = null;
@@ -541,14 +559,15 @@ public final class Trainer implements AutoCloseable {
 
     /** Teacher i's outputs for the batch: from the cache when every sample is there, else one forward (cached after). */
     private TeacherOutputs teacherOutputs(int i, Batch b, Tensor like) {
-        String view = teacherViews.get(i);
+        Teacher teacher = teachers.get(i);
+        String view = teacher.view();
         List<String> keys = null;
         if (cache != null) {
             List<ViewRecord> recs = b.records(b.viewNames().indexOf(view));
             keys = new ArrayList<>(recs.size());
             List<TeacherCache.Entry> hits = new ArrayList<>(recs.size());
             for (ViewRecord r : recs) {
-                String k = teacherKeys.get(i) + "|" + r.cacheKey();
+                String k = teacher.cacheKey() + "|" + r.cacheKey();
                 keys.add(k);
                 TeacherCache.Entry e = hits.size() == keys.size() - 1 ? cache.get(k) : null;
                 if (e != null) {
@@ -565,9 +584,9 @@ public final class Trainer implements AutoCloseable {
                         c.embedding() == null ? null : c.embedding().to(like.device(), like.scalar_type()));
             }
         }
-        VideoModel t = teachers.get(i);
+        VideoModel t = teacher.model();
         t.module().eval();
-        ModelOutput to = t.forward(b.data(view));
+        ModelOutput to = t.forward(onDevice(b.data(view)));
         TeacherOutputs out = new TeacherOutputs(to.logits(), to.features(), to.embedding());
         if (cache != null) {
             List<TeacherCache.Entry> entries = TeacherCache.split(out);
@@ -636,8 +655,9 @@ public final class Trainer implements AutoCloseable {
         private final TrainingOptimizer optimizer;
         private final CosineSchedule schedule;
         private final DataLoader loader;
-        private List<VideoModel> teachers = List.of();
-        private List<String> teacherViews = List.of();
+        private List<Teacher> teachers = List.of();
+        private Device device;
+        private long maxSteps;
         private String studentView;
         private DistillationObjective objective;
         private double clipGradNorm;
@@ -671,9 +691,45 @@ public final class Trainer implements AutoCloseable {
          * @return this
          */
         public Builder distill(DistillationObjective objective, List<VideoModel> teachers, List<String> views) {
+            if (teachers.size() != views.size()) {
+                throw new IllegalArgumentException("need one view per teacher: " + teachers.size() + " teachers, views "
+                        + views);
+            }
+            List<Teacher> ts = new ArrayList<>();
+            for (int i = 0; i < teachers.size(); i++) {
+                ts.add(Teacher.of(teachers.get(i), views.get(i)));
+            }
+            return distill(objective, ts);
+        }
+
+        /**
+         * @param objective the distillation objective (borrowed)
+         * @param teachers  frozen teachers (their models borrowed), in the objective's order
+         * @return this
+         */
+        public Builder distill(DistillationObjective objective, List<Teacher> teachers) {
             this.objective = Objects.requireNonNull(objective, "objective");
             this.teachers = List.copyOf(teachers);
-            this.teacherViews = List.copyOf(views);
+            return this;
+        }
+
+        /**
+         * @param d the device the models live on; each batch's views and labels are copied there (from pinned host
+         *          memory, non-blocking, on CUDA), null = leave them where the loader made them (the CPU)
+         * @return this
+         */
+        public Builder device(Device d) { this.device = d; return this; }
+
+        /**
+         * @param steps stop after this many optimizer steps in all (counting restored ones), writing a mid-epoch
+         *              checkpoint there when checkpoints are on; 0 = no limit
+         * @return this
+         */
+        public Builder maxSteps(long steps) {
+            if (steps < 0) {
+                throw new IllegalArgumentException("maxSteps: must be >= 0, got " + steps);
+            }
+            this.maxSteps = steps;
             return this;
         }
 

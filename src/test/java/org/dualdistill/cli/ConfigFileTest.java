@@ -18,9 +18,9 @@ class ConfigFileTest {
     private static final String JSON = """
             {"optimizer": {"name": "adamw", "lr": 0.001, "eps": 1e-7, "nesterov": false},
              "objective": {"weighting": "uniform", "sddWeight": 0.5},
-             "teachers": [{"arch": "x3d_m", "checkpoint": "t.safetensors", "clipLength": 16, "crop": 224},
-                          {"arch": "x3d_s", "checkpoint": "", "clipLength": 13, "crop": 160}],
-             "data": {"split": "1", "batchSize": 3},
+             "teachers": [{"role": "cnn", "arch": "x3d_m", "weights": "t.safetensors", "view": {"frames": 16, "crop": 224}},
+                          {"role": "vit", "arch": "mvitv2_s", "weights": "", "view": {"mean": [0.5, 0.5, 0.5]}}],
+             "data": {"split": 2, "batchSize": 3},
              "run": {"device": "cpu"}}
             """;
     private static final String YAML = """
@@ -32,13 +32,15 @@ class ConfigFileTest {
               nesterov: false
             objective: {weighting: uniform, sddWeight: 0.5}
             teachers:
-              - arch: x3d_m
-                checkpoint: t.safetensors
-                clipLength: 16
-                crop: 224
-              - {arch: x3d_s, checkpoint: "", clipLength: 13, crop: 160}
+              - role: cnn
+                arch: x3d_m
+                weights: t.safetensors
+                view:
+                  frames: 16
+                  crop: 224
+              - {role: vit, arch: mvitv2_s, weights: "", view: {mean: [0.5, 0.5, 0.5]}}
             data:
-              split: "1"
+              split: 2
               batchSize: 3
             run:
               device: cpu
@@ -73,8 +75,8 @@ class ConfigFileTest {
                 () -> TrainConfig.parse(TrainConfig.reference(), "optimizer:\n  lr: -1\n", List.of()));
         assertEquals("optimizer.lr: must be > 0, got -1", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.parse(TrainConfig.reference(),
-                "teachers:\n  - {arch: x3d_m, checkpoint: '', clipLength: 16, crop: 0}\n", List.of()));
-        assertEquals("teachers.0.crop: must be >= 1, got 0", e.getMessage());
+                "teachers:\n  - {role: cnn, arch: x3d_m, weights: '', view: {frames: 16, crop: -2}}\n", List.of()));
+        assertEquals("teachers.0.view.crop: must be >= 0 (0 = preset), got -2", e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
                 () -> TrainConfig.parse(TrainConfig.reference(), "data:\n  batchSize: 2.5\n", List.of()));
         assertTrue(e.getMessage().startsWith("data.batchSize: expected an integer"), e.getMessage());
@@ -98,7 +100,22 @@ class ConfigFileTest {
         assertEquals(4, c.data().batchSize());
         assertEquals(5.0e-5, c.optimizer().weightDecay());
         assertEquals(0.5, c.data().flipProbability());
-        assertEquals(TrainConfig.embeddedDemo().student(), c.student(), "keys the file omits keep the preset's value");
+        assertEquals("x3d_demo", c.model().arch());
+        assertEquals(64, c.model().view().crop());
+        assertEquals(List.of("mvit_demo", "x3d_demo_wide"), c.teachers().stream().map(TrainConfig.Teacher::arch).toList());
+        assertEquals(TrainConfig.embeddedDemo().run().checkpointEvery(), c.run().checkpointEvery());
+        assertEquals(TrainConfig.embeddedDemo().data().split(), c.data().split(), "keys the file omits keep the preset's value");
+    }
+
+    @Test
+    void paperConfigNamesTheTrioAtTheirPresetViews() throws IOException {
+        TrainConfig c = TrainConfig.load(TrainConfig.embeddedDemo(), Path.of("examples/configs/x3d_s-mvitv2_s-x3d_m.yaml"),
+                List.of());
+        assertEquals("x3d_s", c.model().arch());
+        assertEquals("mvitv2_s", c.teacher("vit").arch());
+        assertEquals("x3d_m", c.teacher("cnn").arch());
+        assertEquals(TrainConfig.View.PRESET, c.model().view());
+        assertEquals("auto", c.run().device());
     }
 
     @Test

@@ -21,7 +21,10 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.data.Hmdb51Dataset;
 import org.dualdistill.data.LabeledVideo;
+import org.dualdistill.model.ModelPreset;
+import org.dualdistill.model.ModelZoo;
 import org.dualdistill.model.VideoModel;
+import org.dualdistill.recipe.TeacherFile;
 import org.dualdistill.model.io.SafeTensors;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -56,7 +59,7 @@ class FailureBehaviourTest {
 
     private static String[] distill(Path out, String... extra) {
         List<String> a = new ArrayList<>(List.of("distill", "--data", data.toString(), "--batch", "4", "--seed", "3",
-                "--set", "data.crop=32", "--set", "run.logEvery=100"));
+                "--set", "run.logEvery=100")); // the demo presets' views: 32-pixel crops
         if (out != null) {
             a.add("--out");
             a.add(out.toString());
@@ -137,7 +140,8 @@ class FailureBehaviourTest {
     @Test
     void distillationAtLr1e6StopsNamingTheTerm() throws Exception {
         Path out = dir.resolve("run");
-        DistillCommandTest.Result r = DistillCommandTest.run(distill(out, "--lr", "1e6", "--epochs", "5"));
+        DistillCommandTest.Result r = DistillCommandTest.run(distill(out, "--lr", "1e6", "--epochs", "5",
+                "--allow-untrained-teachers"));
         assertDivergedCleanly(r, out, false);
     }
 
@@ -220,9 +224,10 @@ class FailureBehaviourTest {
     @Test
     void tooSmallCropNamesTheKey() {
         DistillCommandTest.Result r = DistillCommandTest.run("distill", "--data", data.toString(), "--epochs", "1",
-                "--ce-only", "--set", "data.crop=16");
+                "--ce-only", "--set", "model.view.crop=16");
         assertEquals(2, r.code(), r.err());
-        assertEquals(List.of("distill: data.crop: must be >= 32 for the X3D student, got 16"), failureLines(r));
+        assertEquals(List.of("distill: model.view.crop: must be >= 32 for x3d_demo (X3D's five stride-2 stages), got 16"),
+                failureLines(r));
     }
 
     @Test
@@ -238,16 +243,16 @@ class FailureBehaviourTest {
     void teacherWithFlippedDataBytesIsOneLineNamingTheFile() throws Exception {
         Hmdb51Dataset train = Hmdb51Dataset.builder(data).optSubset(Hmdb51Dataset.Subset.TRAIN).build();
         Path file = dir.resolve("cnn.safetensors");
-        try (VideoModel t = CliSupport.TeacherArch.X3D.build(train.numClasses(), 4, 32)) {
-            CliSupport.saveTeacher(file, t, new CliSupport.TeacherInfo(CliSupport.TeacherArch.X3D, train.numClasses(), 4, 32,
-                    train.classNames()));
+        ModelPreset p = ModelZoo.get("x3d_demo_wide"); // the demo's CNN teacher, at its preset view
+        try (VideoModel t = p.build(train.numClasses(), p.view())) {
+            TeacherFile.write(file, t, new TeacherFile.Info(file, p.name(), train.numClasses(), train.classNames(), p.view()));
         }
         byte[] b = Files.readAllBytes(file);
         for (int i = b.length - 4000; i < b.length; i += 97) {
             b[i] ^= (byte) 0x7f; // exponent bits: some weights become huge, NaN or infinite
         }
         Files.write(file, b);
-        DistillCommandTest.Result r = DistillCommandTest.run(distill(null, "--epochs", "1", "--set", "data.clipLength=4",
+        DistillCommandTest.Result r = DistillCommandTest.run(distill(null, "--epochs", "1", "--allow-untrained-teachers",
                 "--cnn-teacher", file.toString()));
         assertEquals(2, r.code(), r.err());
         List<String> lines = failureLines(r);

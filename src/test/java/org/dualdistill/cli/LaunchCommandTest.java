@@ -32,7 +32,7 @@ class LaunchCommandTest {
         Path logs = dir.resolve("logs");
         DistillCommandTest.Result r = DistillCommandTest.run("launch", "--nproc-per-node", "2", "--master-port", "0",
                 "--log-dir", logs.toString(), "--", "distill", "--data", data.toString(), "--epochs", "1", "--batch", "3",
-                "--seed", "3", "--set", "data.crop=32", "--set", "run.logEvery=100", "--dist-timeout", "30",
+                "--seed", "3", "--allow-untrained-teachers", "--set", "run.logEvery=100", "--dist-timeout", "30",
                 "--out", run.toString());
         String log0 = Files.readString(logs.resolve("rank-0.log"));
         String log1 = Files.readString(logs.resolve("rank-1.log"));
@@ -43,7 +43,7 @@ class LaunchCommandTest {
         assertTrue(Files.isRegularFile(run.resolve("metrics.jsonl")));
 
         DistillCommandTest.Result again = DistillCommandTest.run("distill", "--data", data.toString(), "--epochs", "2",
-                "--batch", "4", "--seed", "3", "--set", "data.crop=32", "--set", "run.logEvery=100",
+                "--batch", "4", "--seed", "3", "--allow-untrained-teachers", "--set", "run.logEvery=100",
                 "--resume", run.resolve("checkpoints").toString(), "--out", dir.resolve("run2").toString());
         assertEquals(0, again.code(), again.out() + again.err());
         assertTrue(again.err().contains("at epoch 1"), again.err());

@@ -26,17 +26,20 @@ class MainTest {
 
     @Test
     void selfCheckPassesAndReportsEveryBackend() {
-        String out = run(0, "selfcheck", "--batch", "8", "--classes", "51", "--iterations", "3");
+        String out = run(0, "self-check", "--batch", "8", "--classes", "51", "--iterations", "3");
         assertTrue(out.contains("cpu kernels yes"), out);
         assertTrue(out.contains("TORCH") && out.contains("FUSED_CPU"), out);
         assertTrue(out.contains("self-check passed"), out);
     }
 
     @Test
-    void infoListsTheX3dPresets() {
+    void infoListsTheRegistry() {
         String out = run(0, "info", "--classes", "51");
-        assertTrue(out.contains("x3d_s") && out.contains("3,079,173") && out.contains("13 x 160 x 160"), out);
-        assertTrue(out.contains("mvitv2_s") && out.contains("34,269,363") && out.contains("16 x 224 x 224"), out);
+        assertTrue(out.matches("(?s).*\\bx3d_s\\s+3,079,173\\s+1\\.96\\d*\\s+13x6 crop 160, train short side 182-228, test 182\\b.*"), out);
+        assertTrue(out.matches("(?s).*\\bmvitv2_s\\s+34,269,363\\s+\\d+\\.\\d+\\s+16x4 crop 224, train short side 256-320, test 224\\b.*"), out);
+        for (String name : new String[] {"x3d_xs", "x3d_m", "x3d_l", "x3d_demo", "x3d_demo_wide", "mvit_demo"}) {
+            assertTrue(out.contains("\n" + name + " "), name + " missing in:\n" + out);
+        }
     }
 
     @Test

@@ -13,6 +13,9 @@ import java.util.stream.Stream;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.dualdistill.export.StudentExport;
+import org.dualdistill.model.ModelZoo;
+import org.dualdistill.recipe.Recipe;
+import org.dualdistill.recipe.TeacherFile;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -28,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class PipelineCommandsTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String[] TINY = {"--epochs", "1", "--batch", "4", "--seed", "1", "--set", "data.crop=32",
+    private static final String[] TINY = {"--epochs", "1", "--batch", "4", "--seed", "1",
             "--set", "run.logEvery=100", "--set", "data.flipProbability=0"};
 
     @TempDir
@@ -63,30 +66,38 @@ class PipelineCommandsTest {
     @Test
     @Order(1)
     void trainTeachersDistillEvaluateExportPredict() throws Exception {
-        Path vit = dir.resolve("teachers/vit.safetensors");
-        Path cnn = dir.resolve("teachers/cnn.safetensors");
-        var tv = run(with(new String[] {"train-teacher", "--data", data.toString(), "--arch", "mvit", "--out", vit.toString()}, TINY));
+        Path vit = dir.resolve("teachers/vit");
+        Path cnn = dir.resolve("teachers/cnn");
+        var tv = run(with(new String[] {"train-teacher", "--data", data.toString(), "--role", "vit", "--out", vit.toString()}, TINY));
         assertEquals(0, tv.code(), tv.out() + tv.err());
-        assertTrue(tv.out().contains("mvit") && Files.isRegularFile(vit), tv.out());
-        var tc = run(with(new String[] {"train-teacher", "--data", data.toString(), "--arch", "x3d", "--out", cnn.toString()}, TINY));
+        assertTrue(tv.out().contains("mvit_demo") && Files.isRegularFile(vit.resolve(TeacherFile.FILE)), tv.out());
+        assertTrue(Files.readString(vit.resolve("config.json")).contains("\"mvit_demo\""), "the teacher's run config");
+        var tc = run(with(new String[] {"train-teacher", "--data", data.toString(), "--role", "cnn", "--out", cnn.toString()}, TINY));
         assertEquals(0, tc.code(), tc.out() + tc.err());
-        assertEquals("x3d", CliSupport.readTeacher(cnn).arch().key());
+        TeacherFile.Info info = TeacherFile.read(cnn);
+        assertEquals("x3d_demo_wide", info.arch());
+        assertEquals(ModelZoo.get("x3d_demo_wide").view(), info.view());
+
+        var untrained = run(with(new String[] {"distill", "--data", data.toString(), "--cnn-teacher", cnn.toString()}, TINY));
+        assertCleanError(untrained, "no weights for teachers.0 (vit: mvit_demo)");
+        assertTrue(untrained.err().contains("--allow-untrained-teachers"), untrained.err());
 
         Path runDir = dir.resolve("run");
         Path exp = dir.resolve("export");
         var d = run(with(new String[] {"distill", "--data", data.toString(), "--vit-teacher", vit.toString(),
                 "--cnn-teacher", cnn.toString(), "--out", runDir.toString(), "--export", exp.toString()}, TINY));
         assertEquals(0, d.code(), d.out() + d.err());
-        assertTrue(d.err().contains("loaded the mvit teacher") && d.err().contains("loaded the x3d teacher"), d.err());
+        assertTrue(d.err().contains("teacher vit: mvit_demo") && d.err().contains("teacher cnn: x3d_demo_wide")
+                && d.err().contains("weights " + vit.resolve(TeacherFile.FILE)), d.err());
         assertTrue(Files.isRegularFile(exp.resolve(StudentExport.CARD)), d.out());
 
-        Path ckJson = dir.resolve("eval/checkpoint.json");
-        Path exJson = dir.resolve("eval/export.json");
+        Path ckJson = dir.resolve("eval/checkpoint/eval.json");
+        Path exJson = dir.resolve("eval/export/eval.json");
         var ek = run("evaluate", "--model", runDir.resolve("checkpoints").toString(), "--data", data.toString(),
-                "--out", ckJson.toString());
+                "--out", ckJson.getParent().toString());
         assertEquals(0, ek.code(), ek.out() + ek.err());
         assertTrue(ek.out().contains("top-1") && ek.out().contains("checkpoint"), ek.out());
-        var ee = run("evaluate", "--model", exp.toString(), "--data", data.toString(), "--out", exJson.toString());
+        var ee = run("evaluate", "--model", exp.toString(), "--data", data.toString(), "--out", exJson.getParent().toString());
         assertEquals(0, ee.code(), ee.out() + ee.err());
         JsonNode k = JSON.readTree(ckJson.toFile());
         JsonNode e = JSON.readTree(exJson.toFile());
@@ -111,8 +122,8 @@ class PipelineCommandsTest {
                 multi.out());
 
         Path exp2 = dir.resolve("export2");
-        var x = run("export", "--checkpoint", runDir.resolve("checkpoints").toString(), "--data", data.toString(),
-                "--out", exp2.toString(), "--metrics", ckJson.toString());
+        var x = run("export", "--model", runDir.resolve("checkpoints").toString(), "--data", data.toString(),
+                "--out", exp2.toString(), "--metrics", ckJson.getParent().toString());
         assertEquals(0, x.code(), x.out() + x.err());
         var card = StudentExport.readCard(exp2.resolve(StudentExport.CARD));
         assertEquals(k.get("top1").asDouble(), card.metrics().get("top1"));
@@ -136,20 +147,24 @@ class PipelineCommandsTest {
         // error cases that need the artifacts above
         var wrongSlot = run(with(new String[] {"distill", "--data", data.toString(), "--vit-teacher", cnn.toString()}, TINY));
         assertCleanError(wrongSlot, cnn.toString());
-        assertTrue(wrongSlot.err().contains("arch x3d (--vit-teacher takes mvit)"), wrongSlot.err());
-        var wrongCrop = run("distill", "--data", data.toString(), "--cnn-teacher", cnn.toString(), "--set", "data.crop=48");
-        assertCleanError(wrongCrop, "crop 32 (this run uses 48)");
+        assertTrue(wrongSlot.err().contains("arch x3d_demo_wide (the config says mvit_demo)"), wrongSlot.err());
+        var wrongCrop = run("distill", "--data", data.toString(), "--vit-teacher", vit.toString(), "--cnn-teacher",
+                cnn.toString(), "--set", "teachers.1.view.crop=48");
+        assertCleanError(wrongCrop, "crop 32 (this run feeds 48)");
+        var wrongClasses = run("distill", "--data", data.toString(), "--vit-teacher", vit.toString(), "--cnn-teacher",
+                cnn.toString(), "--set", "model.numClasses=3");
+        assertCleanError(wrongClasses, "model.numClasses is 3 but the dataset has 2 classes");
         var notTeacher = run(with(new String[] {"distill", "--data", data.toString(), "--cnn-teacher",
                 exp.resolve(StudentExport.WEIGHTS).toString()}, TINY));
         assertCleanError(notTeacher, "not a teacher written by train-teacher");
 
         Path bad = dir.resolve("corrupt-checkpoint");
-        Path last = CliSupport.latestCheckpoint(runDir.resolve("checkpoints"));
+        Path last = Recipe.latestCheckpoint(runDir.resolve("checkpoints"));
         copyTree(last, bad);
         Path weights = bad.resolve("student.safetensors");
         Files.write(weights, new byte[] {1, 2, 3}, StandardOpenOption.WRITE); // same size, wrong bytes
         assertCleanError(run("evaluate", "--model", bad.toString(), "--data", data.toString()), "student.safetensors");
-        assertCleanError(run("export", "--checkpoint", bad.toString(), "--data", data.toString(), "--out",
+        assertCleanError(run("export", "--model", bad.toString(), "--data", data.toString(), "--out",
                 dir.resolve("never").toString()), "student.safetensors");
         assertFalse(Files.exists(dir.resolve("never")));
 
@@ -161,8 +176,8 @@ class PipelineCommandsTest {
     @Test
     @Order(2)
     void ablationRunsSevenVariantsWithTheTrainedTeachers() throws Exception {
-        Path vit = dir.resolve("teachers/vit.safetensors");
-        Path cnn = dir.resolve("teachers/cnn.safetensors");
+        Path vit = dir.resolve("teachers/vit");
+        Path cnn = dir.resolve("teachers/cnn");
         Path report = dir.resolve("ablation");
         Path cache = dir.resolve("teacher-cache");
         var r = run(with(new String[] {"ablation", "--data", data.toString(), "--vit-teacher", vit.toString(), "--cnn-teacher",
@@ -177,7 +192,7 @@ class PipelineCommandsTest {
             assertTrue(files.anyMatch(f -> f.toString().endsWith(".bin")), "teacher outputs were cached on disk");
         }
         assertCleanError(run("ablation", "--data", data.toString(), "--vit-teacher", cnn.toString(), "--cnn-teacher",
-                cnn.toString()), "arch x3d");
+                cnn.toString()), "arch x3d_demo_wide");
         assertCleanError(run("ablation", "--data", data.toString(), "--vit-teacher", vit.toString(), "--cnn-teacher",
                 cnn.toString(), "--teacher-cache", cache.toString()), "--fixed-views");
     }
@@ -189,13 +204,13 @@ class PipelineCommandsTest {
         assertCleanError(run("evaluate", "--model", nowhere.toString(), "--data", data.toString()), nowhere.toString());
         assertCleanError(run("evaluate", "--model", data.toString(), "--data", data.toString()), "neither a checkpoint");
         assertCleanError(run("evaluate", "--model", dir.toString(), "--data", nowhere.toString()), nowhere.toString());
-        assertCleanError(run("export", "--checkpoint", nowhere.toString(), "--data", data.toString(), "--out",
+        assertCleanError(run("export", "--model", nowhere.toString(), "--data", data.toString(), "--out",
                 dir.resolve("x").toString()), nowhere.toString());
         assertCleanError(run("predict", "--model", nowhere.toString(), "v.avi"), "v.avi");
         assertCleanError(run("distill", "--data", data.toString(), "--vit-teacher", nowhere.toString()), nowhere.toString());
-        assertCleanError(run("train-teacher", "--data", data.toString(), "--arch", "resnet", "--out", "t.safetensors"),
-                "--arch must be mvit or x3d");
-        assertCleanError(run("train-teacher", "--data", nowhere.toString(), "--arch", "x3d", "--out", "t.safetensors"),
+        assertCleanError(run("train-teacher", "--data", data.toString(), "--arch", "resnet", "--out", "t"),
+                "--arch: unknown model \"resnet\"");
+        assertCleanError(run("train-teacher", "--data", nowhere.toString(), "--arch", "x3d_demo", "--out", "t"),
                 nowhere.toString());
         assertCleanError(run("evaluate", "--model", dir.toString(), "--data", data.toString(), "--crops", "2"), "--crops 1 or 3");
     }

@@ -90,7 +90,7 @@ public final class RankMain {
             if (ctx != null) {
                 ctx.broadcastModules(List.of(net.module()));
             }
-            CosineSchedule schedule = CosineSchedule.of(CFG.optimizer(), new TrainConfig.Schedule(epochs, 0, 0, 0, 0),
+            CosineSchedule schedule = CosineSchedule.of(CFG.optimizer(), new TrainConfig.Schedule(epochs, 0, 0, 0),
                     loader.batchesPerEpoch());
             return fit(ctx, net, loader, opt, schedule, dp, out, epochs, resume, sleepMs);
         }

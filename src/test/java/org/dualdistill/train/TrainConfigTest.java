@@ -20,8 +20,10 @@ class TrainConfigTest {
     @Test
     void defaultsReproduceTheReferenceSettings() {
         TrainConfig c = TrainConfig.parse(TrainConfig.reference(), "{}", List.of());
-        assertEquals("x3d_s", c.student().arch());
+        assertEquals("x3d_s", c.model().arch());
         assertEquals(List.of("mvitv2_s", "x3d_m"), c.teachers().stream().map(TrainConfig.Teacher::arch).toList());
+        assertEquals(List.of("vit", "cnn"), c.teachers().stream().map(TrainConfig.Teacher::role).toList());
+        assertEquals(TrainConfig.View.PRESET, c.model().view(), "views default to the preset's");
         assertEquals(Weighting.DATW, c.objective().weighting());
         assertEquals(ScoreMode.PRODUCT, c.objective().scoreMode());
         assertEquals(Normalization.SOFTMAX, c.objective().normalization());
@@ -47,10 +49,10 @@ class TrainConfigTest {
         Files.writeString(f, """
                 {"optimizer": {"name": "adamw", "lr": 0.001},
                  "objective": {"weighting": "uniform"},
-                 "teachers": [{"arch": "x3d_m", "clipLength": 16, "crop": 224}]}
+                 "teachers": [{"role": "cnn", "arch": "x3d_m", "view": {"frames": 16, "crop": 224}}]}
                 """);
         TrainConfig c = TrainConfig.load(f, List.of("optimizer.weightDecay=0.05", "run.device=cpu",
-                "teachers.0.checkpoint=/models/x3d_m.safetensors", "optimizer.nesterov=false",
+                "teachers.0.weights=/models/x3d_m.safetensors", "optimizer.nesterov=false",
                 "schedule.epochs=10", "schedule.warmupEpochs=1", "objective.sddWeight=0", "objective.rkdWeight=0"));
         assertEquals(TrainConfig.Algorithm.ADAMW, c.optimizer().name());
         assertEquals(0.001, c.optimizer().lr());
@@ -59,8 +61,11 @@ class TrainConfigTest {
         assertEquals(Weighting.UNIFORM, c.objective().weighting());
         assertEquals("cpu", c.run().device());
         assertEquals(1, c.teachers().size());
-        assertEquals("/models/x3d_m.safetensors", c.teachers().get(0).checkpoint());
-        assertEquals("", TrainConfig.reference().teachers().get(0).checkpoint());
+        assertEquals("/models/x3d_m.safetensors", c.teachers().get(0).weights());
+        assertEquals(16, c.teachers().get(0).view().frames());
+        assertEquals(224, c.teachers().get(0).view().crop());
+        assertEquals(0, c.teachers().get(0).view().frameStride(), "view keys the file omits stay 0 = the preset's");
+        assertEquals("", TrainConfig.reference().teachers().get(0).weights());
         assertEquals(10, c.schedule().epochs());
         assertEquals(0.5, TrainConfig.reference().withOverrides(List.of("optimizer.lr=0.5")).optimizer().lr());
     }
@@ -74,8 +79,11 @@ class TrainConfigTest {
                 () -> TrainConfig.reference().withOverrides(List.of("optimiser.lr=1")));
         assertEquals("optimiser: unknown key (did you mean optimizer?)", e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> TrainConfig.reference().withOverrides(List.of("teachers.0.weights=x")));
-        assertTrue(e.getMessage().startsWith("teachers.0.weights: unknown key"), e.getMessage());
+                () -> TrainConfig.reference().withOverrides(List.of("teachers.0.checkpoint=x")));
+        assertTrue(e.getMessage().startsWith("teachers.0.checkpoint: unknown key"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> TrainConfig.reference().withOverrides(List.of("run.keepCheckpoints=3")));
+        assertTrue(e.getMessage().startsWith("run.keepCheckpoints: unknown key"), "unread keys are gone: " + e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
                 () -> TrainConfig.reference().withOverrides(List.of("run.zzzzzzzz=1")));
         assertEquals("run.zzzzzzzz: unknown key", e.getMessage());
@@ -96,8 +104,14 @@ class TrainConfigTest {
                 () -> TrainConfig.reference().withOverrides(List.of("objective.weighting=best")));
         assertTrue(e.getMessage().startsWith("objective.weighting: must be one of"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> TrainConfig.reference().withOverrides(List.of("teachers.1.crop=0")));
-        assertEquals("teachers.1.crop: must be >= 1, got 0", e.getMessage());
+                () -> TrainConfig.reference().withOverrides(List.of("teachers.1.view.crop=-1")));
+        assertEquals("teachers.1.view.crop: must be >= 0 (0 = preset), got -1", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> TrainConfig.reference().withOverrides(List.of("teachers.1.role=vit")));
+        assertEquals("teachers.1.role: two teachers with role vit", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> TrainConfig.reference().withOverrides(List.of("model.view.mean=[0.5]")));
+        assertTrue(e.getMessage().startsWith("model.view.mean: must have 3 values"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
                 () -> TrainConfig.reference().withOverrides(List.of("schedule.warmupEpochs=400")));
         assertTrue(e.getMessage().startsWith("schedule.warmupEpochs: must be <="), e.getMessage());

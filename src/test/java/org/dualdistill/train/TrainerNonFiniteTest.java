@@ -90,7 +90,7 @@ class TrainerNonFiniteTest {
 
     private static CosineSchedule sched(TrainConfig c) {
         try (DataLoader l = TrainerTest.loader(TrainerTest.train, 1)) {
-            return CosineSchedule.of(c.optimizer(), new TrainConfig.Schedule(20, 0, 0, 0, 0), l.batchesPerEpoch());
+            return CosineSchedule.of(c.optimizer(), new TrainConfig.Schedule(20, 0, 0, 0), l.batchesPerEpoch());
         }
     }
 
@@ -103,7 +103,7 @@ class TrainerNonFiniteTest {
         NonFiniteException e;
         try (X3d s = TrainerTest.student(); DataLoader loader = TrainerTest.loader(TrainerTest.train, 1);
              TrainingOptimizer opt = Optimizers.create(c.optimizer(), List.of(s.module()))) {
-            CosineSchedule sched = CosineSchedule.of(c.optimizer(), new TrainConfig.Schedule(20, 0, 0, 0, 0), loader.batchesPerEpoch());
+            CosineSchedule sched = CosineSchedule.of(c.optimizer(), new TrainConfig.Schedule(20, 0, 0, 0), loader.batchesPerEpoch());
             try (Trainer t = Trainer.builder(s, opt, sched, loader).progress(100, null).metrics(metrics)
                     .checkpoints(ckpt, 1).checkpointEverySteps(1).build()) {
                 e = assertThrows(NonFiniteException.class, () -> t.fit(20));
@@ -142,7 +142,7 @@ class TrainerNonFiniteTest {
             TrainConfig c = cfg(1e6);
             try (TrainingOptimizer opt = Optimizers.create(c.optimizer(), new ArrayList<>(rigModules(rig)));
                  Trainer t = Trainer.builder(rig.student, opt,
-                         CosineSchedule.of(c.optimizer(), new TrainConfig.Schedule(20, 0, 0, 0, 0), rig.loader.batchesPerEpoch()),
+                         CosineSchedule.of(c.optimizer(), new TrainConfig.Schedule(20, 0, 0, 0), rig.loader.batchesPerEpoch()),
                          rig.loader).studentView("student").distill(rig.objective, List.of(rig.vit, rig.cnn), List.of("vit", "cnn"))
                          .progress(100, null).metrics(metrics).checkpoints(dir.resolve("ckpt"), 1).checkpointEverySteps(1).build()) {
                 e = assertThrows(NonFiniteException.class, () -> t.fit(20));
@@ -171,7 +171,7 @@ class TrainerNonFiniteTest {
         NonFiniteException e;
         try (X3d s = TrainerTest.student(); DataLoader loader = TrainerTest.loader(TrainerTest.train, 1);
              TrainingOptimizer opt = Optimizers.create(c.optimizer(), List.of(s.module()))) {
-            CosineSchedule sched = CosineSchedule.of(c.optimizer(), new TrainConfig.Schedule(20, 0, 0, 0, 0), loader.batchesPerEpoch());
+            CosineSchedule sched = CosineSchedule.of(c.optimizer(), new TrainConfig.Schedule(20, 0, 0, 0), loader.batchesPerEpoch());
             try (Trainer t = Trainer.builder(s, opt, sched, loader).progress(100, new PrintStream(err, true, StandardCharsets.UTF_8))
                     .metrics(metrics).onNonFinite(NonFinitePolicy.SKIP, 3).build()) {
                 e = assertThrows(NonFiniteException.class, () -> t.fit(20));

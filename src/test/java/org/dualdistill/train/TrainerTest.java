@@ -117,7 +117,7 @@ class TrainerTest {
             mods.addAll(objective.trainableModules());
             opt = Optimizers.create(CFG.optimizer(), mods);
             loader = loader(train, 3);
-            schedule = CosineSchedule.of(CFG.optimizer(), new TrainConfig.Schedule(epochs, 0, 0, 0, 0), loader.batchesPerEpoch());
+            schedule = CosineSchedule.of(CFG.optimizer(), new TrainConfig.Schedule(epochs, 0, 0, 0), loader.batchesPerEpoch());
         }
 
         Trainer.Builder trainer() {
@@ -197,7 +197,7 @@ class TrainerTest {
         torch.manual_seed(5);
         try (X3d s = student(); DataLoader loader = loader(train, 1);
              TrainingOptimizer opt = Optimizers.create(CFG.optimizer(), List.of(s.module()))) {
-            CosineSchedule sched = CosineSchedule.of(CFG.optimizer(), new TrainConfig.Schedule(3, 0, 0, 0, 0), loader.batchesPerEpoch());
+            CosineSchedule sched = CosineSchedule.of(CFG.optimizer(), new TrainConfig.Schedule(3, 0, 0, 0), loader.batchesPerEpoch());
             try (Trainer t = Trainer.builder(s, opt, sched, loader).progress(100, null).build()) {
                 List<Trainer.EpochStats> h = t.fit(3);
                 assertTrue(h.get(2).meanLoss() < h.get(0).meanLoss(), "CE must decrease: " + h);

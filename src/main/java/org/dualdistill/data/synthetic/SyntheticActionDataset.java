@@ -59,6 +59,20 @@ public final class SyntheticActionDataset {
      * @throws IOException if a file cannot be written or FFmpeg cannot encode ({@code VideoEncodeException})
      */
     public static SyntheticDataset generate(Path root, SyntheticConfig cfg) throws IOException {
+        return generate(root, cfg, null);
+    }
+
+    /**
+     * Writes the dataset, reporting each video as it is done.
+     *
+     * @param root   folder to write into
+     * @param cfg    the settings
+     * @param onDone called on the calling thread once per finished video, in job order (progress), or null
+     * @return what was written
+     * @throws IOException if a file cannot be written or FFmpeg cannot encode
+     */
+    public static SyntheticDataset generate(Path root, SyntheticConfig cfg, java.util.function.Consumer<SyntheticVideo> onDone)
+            throws IOException {
         if (root == null || cfg == null) {
             throw new IllegalArgumentException("root and cfg must not be null");
         }
@@ -86,7 +100,7 @@ public final class SyntheticActionDataset {
                 jobs.add(new Job(new SyntheticVideo(file, c, cfg.labelOf(c), frames, seed, t), cfg));
             }
         }
-        runAll(jobs, cfg.threads());
+        runAll(jobs, cfg.threads(), onDone);
         List<SyntheticVideo> videos = jobs.stream().map(j -> j.video).toList();
         writeSplits(root, cfg, classes, videos);
         StringBuilder names = new StringBuilder();
@@ -145,10 +159,14 @@ public final class SyntheticActionDataset {
         }
     }
 
-    private static void runAll(List<Job> jobs, int threads) throws IOException {
+    private static void runAll(List<Job> jobs, int threads, java.util.function.Consumer<SyntheticVideo> onDone)
+            throws IOException {
         if (threads == 1) {
             for (Job j : jobs) {
                 j.run();
+                if (onDone != null) {
+                    onDone.accept(j.video);
+                }
             }
             return;
         }
@@ -168,9 +186,13 @@ public final class SyntheticActionDataset {
                     }
                 }));
             }
-            for (Future<?> f : futures) {
+            for (int i = 0; i < futures.size(); i++) {
+                Future<?> f = futures.get(i);
                 try {
                     f.get();
+                    if (onDone != null) {
+                        onDone.accept(jobs.get(i).video);
+                    }
                 } catch (ExecutionException e) {
                     if (e.getCause() instanceof UncheckedIOException u) {
                         throw u.getCause();

@@ -132,7 +132,7 @@ public final class LibraryDistillExample {
             trainable.addAll(objective.trainableModules());
             List<Trainer.EpochStats> history;
             try (TrainingOptimizer opt = Optimizers.create(cfg.optimizer(), trainable)) {
-                CosineSchedule schedule = CosineSchedule.of(cfg.optimizer(), new TrainConfig.Schedule(epochs, 0, 0, 0, 0),
+                CosineSchedule schedule = CosineSchedule.of(cfg.optimizer(), new TrainConfig.Schedule(epochs, 0, 0, 0),
                         loader.batchesPerEpoch());
                 try (Trainer trainer = Trainer.builder(student, opt, schedule, loader).studentView("student")
                         .distill(objective, List.of(vit, cnn), List.of("vit", "cnn")).clipGradNorm(5.0).build()) {

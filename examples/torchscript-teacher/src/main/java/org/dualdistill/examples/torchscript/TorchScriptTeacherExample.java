@@ -154,7 +154,7 @@ public final class TorchScriptTeacherExample {
                 throw new IllegalArgumentException(teacherFile + " has " + teacher.numClasses() + " outputs but the dataset has "
                         + train.numClasses() + " classes");
             }
-            CosineSchedule schedule = CosineSchedule.of(cfg.optimizer(), new TrainConfig.Schedule(epochs, 0, 0, 0, 0), loader.batchesPerEpoch());
+            CosineSchedule schedule = CosineSchedule.of(cfg.optimizer(), new TrainConfig.Schedule(epochs, 0, 0, 0), loader.batchesPerEpoch());
             List<Trainer.EpochStats> history;
             try (Trainer trainer = Trainer.builder(student, opt, schedule, loader).studentView("student")
                     .distill(kd, List.of(teacher), List.of("teacher")).build()) {
