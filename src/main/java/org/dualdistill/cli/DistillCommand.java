@@ -182,7 +182,7 @@ final class DistillCommand implements Callable<Integer> {
             folder.prepareMetrics(resume); // a resumed run keeps the history up to its checkpoint's step
         }
         if (main) {
-            System.err.println("distill: " + plan.model().preset().name() + " at " + plan.model().view().summary() + ", "
+            System.err.println((distill ? "distilling " : "training (cross-entropy only) ") + plan.model().preset().name() + " at " + plan.model().view().summary() + ", "
                     + plan.numClasses() + " classes, " + trainSet.size() + " training videos, device " + plan.device());
         }
         torch.manual_seed(cfg.run().seed()); // before any model exists: every initialization is seeded

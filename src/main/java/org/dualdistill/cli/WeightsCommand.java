@@ -38,16 +38,25 @@ final class WeightsCommand implements Callable<Integer> {
         return Cli.fail("weights", "name a subcommand: inspect, convert or export-pytorch (see --help)");
     }
 
-    /** The key map of an architecture name from a zoo (file names to ours). */
+    /**
+     * The key map of an architecture from a zoo (file names to ours).
+     *
+     * @param arch a registry name ({@code dualdistill info}) or a family ({@code x3d}, {@code mvit}, {@code slowfast})
+     */
     static KeyMap keyMap(String arch, Zoo zoo) {
         String a = arch.toLowerCase(Locale.ROOT).replace('-', '_');
-        if (a.startsWith("x3d")) {
-            return X3dKeys.from(zoo);
-        }
-        if (a.startsWith("mvit")) {
-            return MViTKeys.from(zoo);
-        }
-        throw new IllegalArgumentException("unknown --arch '" + arch + "' (x3d, x3d_xs, x3d_s, x3d_m, x3d_l, mvit, mvitv2_s)");
+        String family = org.dualdistill.model.ModelZoo.contains(a) ? org.dualdistill.model.ModelZoo.get(a).family() : a;
+        return switch (family) {
+            case "x3d" -> X3dKeys.from(zoo);
+            case "mvit" -> MViTKeys.from(zoo);
+            case "slowfast" -> switch (zoo) {
+                case DUALDISTILL, PYTORCHVIDEO -> org.dualdistill.model.slowfast.SlowFastKeys::fromPytorchvideo;
+                case PYSLOWFAST -> org.dualdistill.model.slowfast.SlowFastKeys::fromPySlowFast;
+                case TORCHVISION -> throw new IllegalArgumentException("torchvision has no SlowFast");
+            };
+            default -> throw new IllegalArgumentException("unknown --arch '" + arch + "' (a registry name: "
+                    + String.join(", ", org.dualdistill.model.ModelZoo.names()) + ")");
+        };
     }
 
     @Command(name = "inspect", mixinStandardHelpOptions = true,
@@ -93,7 +102,7 @@ final class WeightsCommand implements Callable<Integer> {
     static final class Convert implements Callable<Integer> {
         @Parameters(paramLabel = "FILE", description = "the checkpoint (torch.save or safetensors)")
         Path file;
-        @Option(names = "--arch", required = true, description = "x3d (any preset) or mvit (MViTv2-S)")
+        @Option(names = "--arch", required = true, description = "a registry name (dualdistill info: x3d_s, mvitv2_s, slowfast_r50, ...)")
         String arch;
         @Option(names = "--from", paramLabel = "ZOO", description = "pyslowfast, pytorchvideo, torchvision or dualdistill (default)")
         String from = "dualdistill";

@@ -12,6 +12,7 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.model.mvit.MViT;
 import org.dualdistill.model.mvit.MViTConfig;
+import org.dualdistill.model.slowfast.SlowFast;
 import org.dualdistill.model.x3d.X3d;
 
 /**
@@ -25,13 +26,14 @@ import org.dualdistill.model.x3d.X3d;
  * <tr><td>x3d_m</td><td>X3D-M</td><td>16x5, 224, [256, 320], 256</td></tr>
  * <tr><td>x3d_l</td><td>X3D-L</td><td>16x5, 312, [356, 446], 356</td></tr>
  * <tr><td>mvitv2_s</td><td>MViTv2-S</td><td>16x4, 224, [256, 320], 224</td></tr>
+ * <tr><td>slowfast_r50</td><td>SlowFast-R50 8x8</td><td>32x2 (slow: 8 of them), 224, [256, 320], 256</td></tr>
  * <tr><td>x3d_demo</td><td>X3D width 0.5, depth 0.5, head 64 (the demo's student)</td><td>4x2, 32, [32, 37], 32</td></tr>
  * <tr><td>x3d_demo_wide</td><td>the same at width 1.0 (the demo's CNN teacher)</td><td>4x2, 32, [32, 37], 32</td></tr>
  * <tr><td>mvit_demo</td><td>MViT, 2 blocks of width 16 (the demo's ViT teacher)</td><td>8x1, 32, [32, 37], 32</td></tr>
  * </table>
  * The full-size views are PySlowFast's configs ({@code configs/Kinetics/X3D_*.yaml}, {@code MVITv2_S_16x4.yaml});
  * every model uses Kinetics normalization (mean 0.45, std 0.225). The registry is open: {@link #register} adds an
- * entry (for example {@code slowfast_r50}), and a name is refused when taken.
+ * entry, and a name is refused when taken.
  *
  * <p>Thread-safe (registration is synchronized; presets are immutable).
  */
@@ -42,6 +44,11 @@ public final class ModelZoo {
     /** Feature taps of the MViT family. */
     public static final List<String> MVIT_TAPS = List.of("logits [B, C]", "embedding [B, D]: final cls token (RKD)",
             "features [B, D, T/2, H/32, W/32]: last-stage tokens without cls (SDD)");
+
+    /** Feature taps of SlowFast. */
+    public static final List<String> SLOWFAST_TAPS = List.of("logits [B, C]",
+            "embedding [B, 2304]: pooled slow + fast res5 (RKD)",
+            "features [B, 2304, T/4, H/32, W/32]: slow res5 and temporally pooled fast res5, concatenated (SDD)");
 
     private static final Map<String, ModelPreset> PRESETS = new LinkedHashMap<>();
 
@@ -54,6 +61,12 @@ public final class ModelZoo {
                 ModelView.of(16, 4, 224, 256, 320, 224), MVIT_TAPS,
                 (c, v) -> new MViT(MViTConfig.builder().numClasses(c).numFrames(v.frames()).cropSize(v.crop()).build()),
                 (m, v) -> ((MViT) m).config().gmacs()));
+        SlowFast.CanonicalView sf = SlowFast.CANONICAL_VIEW;
+        register(new ModelPreset("slowfast_r50", "slowfast", "SlowFast-R50 8x8 (pytorchvideo slowfast_r50; alpha 4, beta 1/8)",
+                ModelView.of(sf.fastFrames(), sf.samplingRate(), sf.crop(), sf.trainJitterMin(), sf.trainJitterMax(),
+                        sf.testShortSide()), SLOWFAST_TAPS,
+                (c, v) -> SlowFast.builder().numClasses(c).frames(v.frames()).crop(v.crop()).build(),
+                (m, v) -> ((SlowFast) m).config().gmacs(v.frames(), v.crop(), v.crop())));
         ModelView demo = ModelView.of(4, 2, 32, 32, 37, 32);
         register(new ModelPreset("x3d_demo", "x3d", "reduced X3D: width 0.5, depth 0.5, head 64, no dropout (demo student)",
                 demo, X3D_TAPS, (c, v) -> reducedX3d(c, v, 0.5, 0.0), ModelZoo::x3dMacs));
@@ -140,7 +153,10 @@ public final class ModelZoo {
         if (model instanceof MViT m) {
             return m.config().finalDim();
         }
-        boolean conv = model instanceof X3d;
+        if (model instanceof SlowFast sf) {
+            return sf.config().headChannels();
+        }
+        boolean conv = model instanceof X3d; // SlowFast's head pool is sized at build: it runs at the view's size
         int t = conv ? 1 : view.frames();
         int s = conv ? 32 : view.crop();
         try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {

@@ -152,6 +152,20 @@ public final class Checkpoint {
      * offender runs only when it fails.
      */
     static void requireFinite(Path dir, String role, Module module) throws CheckpointException {
+        String bad = firstNonFinite(module);
+        if (bad != null) {
+            throw new CheckpointException(dir, "not written: " + role + " tensor '" + bad + "' holds NaN or infinity "
+                    + "(the run diverged); the existing checkpoints are kept", null);
+        }
+    }
+
+    /**
+     * @param module a module (borrowed)
+     * @return the name of its first floating-point parameter or buffer holding NaN or infinity, or null when all are
+     *         finite: one fused reduction (an isfinite-all per tensor, stacked, reduced, one host synchronisation);
+     *         the per-tensor search that names the offender runs only when it fails
+     */
+    static String firstNonFinite(Module module) {
         try (PointerScope scope = new PointerScope()) {
             List<String> names = new ArrayList<>();
             TensorVector flags = new TensorVector();
@@ -166,17 +180,14 @@ public final class Checkpoint {
                 }
             }
             if (names.isEmpty() || torch.all(torch.stack(flags, 0)).item_bool()) {
-                return;
+                return null;
             }
-            String bad = "?";
             for (int i = 0; i < names.size(); i++) {
                 if (!flags.get(i).item_bool()) {
-                    bad = names.get(i);
-                    break;
+                    return names.get(i);
                 }
             }
-            throw new CheckpointException(dir, "not written: " + role + " tensor '" + bad + "' holds NaN or infinity "
-                    + "(the run diverged); the existing checkpoints are kept", null);
+            return "?";
         }
     }
 

@@ -14,6 +14,12 @@ import java.util.Locale;
 public final class NonFiniteException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * The term of a divergence found in the weights or statistics rather than in a loss: a step whose loss was finite
+     * left a parameter or buffer (BatchNorm's running variance, say) non-finite.
+     */
+    public static final String MODEL_STATE = "model state";
+
     private final long step;
     private final String term;
     private final double value;
@@ -22,8 +28,8 @@ public final class NonFiniteException extends RuntimeException {
 
     /**
      * @param step         the 1-based optimizer step at which the value appeared
-     * @param term         {@code ce}, {@code kd}, {@code sdd}, {@code rkd}, {@code hint}, {@code total} or
-     *                     {@code gradient norm}
+     * @param term         {@code ce}, {@code kd}, {@code sdd}, {@code rkd}, {@code hint}, {@code total},
+     *                     {@code gradient norm} or {@link #MODEL_STATE}
      * @param value        the non-finite value (NaN or an infinity)
      * @param learningRate the learning rate of that step
      * @param skipped      consecutive steps dropped before this one under {@link NonFinitePolicy#SKIP}
@@ -39,7 +45,8 @@ public final class NonFiniteException extends RuntimeException {
     }
 
     private static String message(long step, String term, double value, double lr, int skipped, String detail) {
-        String what = term.equals("gradient norm") ? "the global gradient norm" : "the " + term + " loss";
+        String what = term.equals("gradient norm") ? "the global gradient norm"
+                : term.equals(MODEL_STATE) ? "the model state" : "the " + term + " loss";
         StringBuilder why = new StringBuilder();
         if (detail != null) {
             why.append(detail).append("; ");
@@ -49,7 +56,7 @@ public final class NonFiniteException extends RuntimeException {
             why.append("; after ").append(skipped).append(" consecutive skipped steps");
         }
         return "training diverged at step " + step + ": " + what + " is "
-                + (Double.isNaN(value) ? "NaN" : value > 0 ? "+inf" : "-inf") + " (" + why + "); the newest checkpoint "
+                + (term.equals(MODEL_STATE) ? "non-finite" : Double.isNaN(value) ? "NaN" : value > 0 ? "+inf" : "-inf") + " (" + why + "); the newest checkpoint "
                 + "is from before this step. Lower optimizer.lr, set optimizer.clipGradNorm"
                 + (skipped > 0 ? ", or raise run.maxNonFiniteSkips" : ", or set run.onNonFinite=skip");
     }

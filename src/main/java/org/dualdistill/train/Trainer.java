@@ -102,6 +102,7 @@ public final class Trainer implements AutoCloseable {
     private final int maxNonFiniteSkips;
     private int consecutiveSkips; // non-finite steps dropped in a row (NonFinitePolicy.SKIP)
     private long skippedSteps; // non-finite steps dropped by this trainer
+    private double lastLr = Double.NaN; // learning rate of the last step taken
     private int epoch; // completed epochs
     private long step; // completed optimizer steps
     private final List<EpochStats> history = new ArrayList<>();
@@ -266,6 +267,16 @@ public final class Trainer implements AutoCloseable {
     }
 
     private void saveCheckpoint(Path dir, int completedEpochs, long batchInEpoch, Map<String, Double> m) throws IOException {
+        // a finite loss can still leave the state non-finite (an overflowing BatchNorm running_var, say): that is the
+        // divergence, at this step; Checkpoint.save would refuse the folder anyway
+        for (Module mod : trainableModules()) {
+            String bad = Checkpoint.firstNonFinite(mod);
+            if (bad != null) {
+                throw new NonFiniteException(step, NonFiniteException.MODEL_STATE, Double.NaN, lastLr, 0,
+                        (mod == student.module() ? "student" : "objective") + " tensor '" + bad
+                                + "' holds NaN or infinity after this step's update");
+            }
+        }
         Map<String, Long> seeds = batchInEpoch == 0 ? Map.of() : Map.of(BATCH_IN_EPOCH, batchInEpoch);
         Checkpoint.save(dir, student.module(), objective, optimizer,
                 new Checkpoint.State(completedEpochs, step, schedule.step(), seeds, m), configJson);
@@ -296,6 +307,7 @@ public final class Trainer implements AutoCloseable {
             }
             step++;
             batchesDone++;
+            lastLr = r.lr;
             if (r.nonFiniteTerm != null) {
                 onNonFinite(ep, r);
             } else {

@@ -40,7 +40,8 @@ class FailureBehaviourTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern DIVERGED = Pattern.compile(
             "distill: training diverged at step (\\d+): the (ce|kd|sdd|rkd|hint|total) loss is (NaN|[+-]inf)"
-                    + "|distill: training diverged at step (\\d+): the global gradient norm is (NaN|[+-]inf)");
+                    + "|distill: training diverged at step (\\d+): the (?:global gradient norm is (?:NaN|[+-]inf)"
+                    + "|model state is non-finite)");
 
     @TempDir
     static Path shared;
@@ -70,7 +71,7 @@ class FailureBehaviourTest {
 
     /** @return the lines of stderr starting with "distill:" (the failure lines) */
     private static List<String> failureLines(DistillCommandTest.Result r) {
-        return r.err().lines().filter(l -> l.startsWith("distill:")).toList();
+        return r.err().lines().filter(l -> l.startsWith("distill:") && !l.startsWith("distill: warning:")).toList();
     }
 
     private static List<JsonNode> records(Path metrics, String type) throws Exception {
@@ -173,7 +174,7 @@ class FailureBehaviourTest {
         Path bad = breakVideos(Hmdb51Dataset.builder(data).optSubset(Hmdb51Dataset.Subset.TRAIN).build().size());
         Path out = dir.resolve("run");
         DistillCommandTest.Result r = DistillCommandTest.run("distill", "--data", bad.toString(), "--epochs", "1", "--batch", "4",
-                "--ce-only", "--set", "data.crop=32", "--out", out.toString());
+                "--ce-only", "--out", out.toString());
         assertEquals(2, r.code(), r.out() + r.err());
         List<String> lines = failureLines(r);
         assertEquals(1, lines.size(), r.err());
@@ -189,7 +190,7 @@ class FailureBehaviourTest {
         Path bad = breakVideos(1);
         Path out = dir.resolve("run");
         DistillCommandTest.Result r = DistillCommandTest.run("distill", "--data", bad.toString(), "--epochs", "1", "--batch", "4",
-                "--ce-only", "--set", "data.crop=32", "--set", "run.logEvery=100", "--out", out.toString());
+                "--ce-only", "--set", "run.logEvery=100", "--out", out.toString());
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("top-1"), r.out());
         assertTrue(Pattern.compile(": 1 of \\d+ videos unusable: ").matcher(r.err()).find(), r.err());

@@ -26,6 +26,22 @@ class ModelZooTest {
         assertEquals(34_537_744L, v.params());
         assertEquals(768, v.featureChannels());
         assertEquals(34_269_363L, ModelZoo.stats(ModelZoo.get("mvitv2_s"), 51, ModelZoo.get("mvitv2_s").view()).params());
+        ModelZoo.Stats sf = ModelZoo.stats(ModelZoo.get("slowfast_r50"), 400, ModelZoo.get("slowfast_r50").view());
+        assertEquals(34_566_488L, sf.params(), "pytorchvideo create_slowfast R50 8x8");
+        assertEquals(50.31, sf.gmacs(), 0.01, "conv + linear MACs at 32x224 (PySlowFast's 65.7 is at its 256 test crop)");
+        assertEquals(2304, sf.featureChannels(), "slow res5 2048 + fast res5 256");
+    }
+
+    @Test
+    void slowFastIsRegisteredWithItsViewAndKeyMaps() {
+        assertEquals(ModelView.of(32, 2, 224, 256, 320, 256), ModelZoo.get("slowfast_r50").view());
+        try (VideoModel m = ModelZoo.get("slowfast_r50").build(51, ModelView.of(32, 2, 64, 64, 80, 64))) {
+            assertEquals(List.of("blocks.6.proj.weight", "blocks.6.proj.bias"), m.resetHead());
+            assertEquals("blocks.6.proj.weight",
+                    m.keyMap(org.dualdistill.model.io.Zoo.PYSLOWFAST).toModel("head.projection.weight"));
+            assertEquals("blocks.0.multipathway_blocks.0.conv.weight",
+                    m.keyMap(org.dualdistill.model.io.Zoo.PYSLOWFAST).toModel("s1.pathway0_stem.conv.weight"));
+        }
     }
 
     @Test

@@ -38,7 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TrainerNonFiniteTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Set<String> TERMS = Set.of("ce", "kd", "sdd", "rkd", "hint", "total", "gradient norm");
+    private static final Set<String> TERMS = Set.of("ce", "kd", "sdd", "rkd", "hint", "total", "gradient norm",
+            NonFiniteException.MODEL_STATE);
 
     @TempDir
     Path dir;

@@ -440,6 +440,34 @@ public final class SlowFast implements VideoModel {
         return cfg.gmacs(cfg.frames(), cfg.crop(), cfg.crop());
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>SlowFast: {@code blocks.6.proj} (PySlowFast {@code head.projection}), with LibTorch's default Linear
+     * initialization as at construction.
+     */
+    @Override
+    public java.util.List<String> resetHead() {
+        open();
+        try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope();
+             org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+            proj.reset_parameters();
+        }
+        return java.util.List.of("blocks.6.proj.weight", "blocks.6.proj.bias");
+    }
+
+    /** {@inheritDoc} SlowFast: pytorchvideo (our names) and PySlowFast ({@link SlowFastKeys}). */
+    @Override
+    public org.dualdistill.model.io.KeyMap keyMap(org.dualdistill.model.io.Zoo zoo) {
+        return switch (zoo) {
+            case DUALDISTILL -> k -> k.startsWith("module.") ? k.substring(7) : k;
+            case PYTORCHVIDEO -> SlowFastKeys::fromPytorchvideo;
+            case PYSLOWFAST -> SlowFastKeys::fromPySlowFast;
+            case TORCHVISION -> throw new IllegalArgumentException(
+                    "torchvision has no SlowFast; use --from pytorchvideo or pyslowfast");
+        };
+    }
+
     private void open() {
         if (closed.get()) {
             throw new IllegalStateException("SlowFast is closed");
