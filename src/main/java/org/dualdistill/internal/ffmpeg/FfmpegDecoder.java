@@ -102,6 +102,7 @@ public final class FfmpegDecoder implements AutoCloseable {
 
     private final String source;
     private final DecodeOptions options;
+    private ReadBudget budget;
     private MemoryInput memory;
     private InputFormat input;
     private CodecContext codec;
@@ -155,8 +156,11 @@ public final class FfmpegDecoder implements AutoCloseable {
         String source = path.toString();
         FfmpegDecoder d = new FfmpegDecoder(source, options);
         try (PointerScope scope = new PointerScope()) {
-            d.input = InputFormat.open("file:" + path.toAbsolutePath(), null, source);
+            d.startBudget();
+            d.input = InputFormat.open("file:" + path.toAbsolutePath(), null, source, d.budget, options.probeSizeBytes(),
+                    options.maxAnalyzeDurationUs());
             d.setUp();
+            d.budget.endDeadline();
             return d;
         } catch (VideoDecodeException | RuntimeException | Error e) {
             d.close();
@@ -176,14 +180,42 @@ public final class FfmpegDecoder implements AutoCloseable {
     public static FfmpegDecoder open(byte[] data, String name, DecodeOptions options) throws VideoDecodeException {
         FfmpegDecoder d = new FfmpegDecoder(name, options);
         try (PointerScope scope = new PointerScope()) {
-            d.memory = MemoryInput.open(data, name);
-            d.input = InputFormat.open("", d.memory.context(), name);
+            d.startBudget();
+            d.memory = MemoryInput.open(data, name, d.budget);
+            d.input = InputFormat.open("", d.memory.context(), name, d.budget, options.probeSizeBytes(), options.maxAnalyzeDurationUs());
             d.setUp();
+            d.budget.endDeadline();
             return d;
         } catch (VideoDecodeException | RuntimeException | Error e) {
             d.close();
             throw e;
         }
+    }
+
+    private void startBudget() {
+        budget = ReadBudget.open(options.maxBytesWithoutPacket());
+        budget.startDeadline(options.openTimeoutMs());
+    }
+
+    /**
+     * @return bytes read from the input since it was opened (probing, indexing, decoding, seeks included): what a
+     *         hostile file costs in I/O
+     */
+    public long bytesRead() {
+        return budget == null ? 0 : budget.bytesRead();
+    }
+
+    /**
+     * After a failed {@code av_read_frame}: the reason when the read budget stopped it (else null). A passed open
+     * deadline always fails; a byte bound ends the stream there, or fails under {@link CorruptFramePolicy#FAIL}.
+     */
+    private String budgetStop(int rc, String while_) throws VideoDecodeException {
+        String why = budget.takeTripped();
+        if (why != null && (budget.timedOut() || options.onCorruptFrame() == CorruptFramePolicy.FAIL)) {
+            throw new VideoDecodeException(source, "av_read_frame", rc < 0 && rc != AVERROR_EOF ? rc : avutil.AVERROR_EXIT,
+                    why + " " + while_);
+        }
+        return why;
     }
 
     private void setUp() throws VideoDecodeException {
@@ -308,7 +340,9 @@ public final class FfmpegDecoder implements AutoCloseable {
             int rc = av_read_frame(fmt, pkt);
             if (rc < 0) {
                 lastRc = rc;
-                if (rc != AVERROR_EOF) {
+                if (budgetStop(rc, "while indexing packet " + b.size()) != null) {
+                    totals[4]++;
+                } else if (rc != AVERROR_EOF) {
                     totals[4]++;
                     if (options.onCorruptFrame() == CorruptFramePolicy.FAIL) {
                         throw new VideoDecodeException(source, "av_read_frame", rc, "while indexing packet " + b.size());
@@ -316,6 +350,7 @@ public final class FfmpegDecoder implements AutoCloseable {
                 }
                 break;
             }
+            budget.progress();
             try {
                 if (pkt.stream_index() != streamIndex || pkt.size() <= 0) {
                     continue;
@@ -645,8 +680,13 @@ public final class FfmpegDecoder implements AutoCloseable {
                 return false;
             }
             rc = av_read_frame(fmt, pkt);
+            String stopped = rc < 0 ? budgetStop(rc, "while decoding") : null;
             if (rc < 0) {
-                if (rc != AVERROR_EOF) {
+                if (stopped != null) {
+                    c.c[4]++;
+                    lastFunction = "av_read_frame";
+                    lastError = avutil.AVERROR_EXIT;
+                } else if (rc != AVERROR_EOF) {
                     c.c[4]++;
                     lastFunction = "av_read_frame";
                     lastError = rc;
@@ -658,6 +698,7 @@ public final class FfmpegDecoder implements AutoCloseable {
                 avcodec_send_packet(ctx, (AVPacket) null); // enter draining: buffered frames come out, then EOF
                 continue;
             }
+            budget.progress();
             if (pkt.stream_index() != streamIndex) {
                 av_packet_unref(pkt);
                 continue;
@@ -757,6 +798,8 @@ public final class FfmpegDecoder implements AutoCloseable {
         if (rc < 0) {
             throw new VideoDecodeException(source, "av_seek_frame", rc, "to timestamp " + ts + " of stream " + streamIndex);
         }
+        budget.takeTripped();
+        budget.progress();
         avcodec_flush_buffers(codec.get());
         av_frame_unref(held.get());
         av_frame_unref(frame.get());
@@ -928,6 +971,9 @@ public final class FfmpegDecoder implements AutoCloseable {
             codec.close();
             codec = null;
         }
+        if (budget != null) {
+            budget.detach(); // the callback must not look at a context being freed
+        }
         if (input != null) {
             input.close();
             input = null;
@@ -935,6 +981,10 @@ public final class FfmpegDecoder implements AutoCloseable {
         if (memory != null) {
             memory.close();
             memory = null;
+        }
+        if (budget != null) {
+            budget.close();
+            budget = null;
         }
     }
 }
