@@ -31,7 +31,8 @@ package org.dualdistill.video;
  *                             are the video, and the interruption is counted as a read error (under
  *                             {@link CorruptFramePolicy#FAIL}, or while opening, it is a {@link VideoDecodeException}
  *                             naming this option). Deterministic: it counts bytes, not time
- * @param openTimeoutMs        wall-clock bound on opening (probing and indexing), milliseconds; default 60,000, 0 = none.
+ * @param openTimeoutMs        wall-clock bound on probing and indexing the packets while opening, milliseconds; default
+ *                             60,000, 0 = none (the one decode pass some streams need at open is not included).
  *                             A backstop against inputs no byte bound catches; exceeding it is a
  *                             {@link VideoDecodeException} naming this option
  */

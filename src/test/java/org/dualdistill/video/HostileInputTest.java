@@ -120,6 +120,18 @@ class HostileInputTest {
         assertTrue(e.getMessage().contains(bad.toString()) && e.getMessage().contains("maxBytesWithoutPacket"), e.getMessage());
     }
 
+    @org.junit.jupiter.api.Test
+    void boundsAreValidatedAndKeptByToBuilder() {
+        DecodeOptions o = DecodeOptions.builder().optProbeSizeBytes(1 << 20).optMaxAnalyzeDurationUs(0).optMaxBytesWithoutPacket(1 << 22)
+                .optOpenTimeoutMs(0).build();
+        assertEquals(o, o.toBuilder().build());
+        assertEquals(1 << 22, o.maxBytesWithoutPacket());
+        assertThrows(IllegalArgumentException.class, () -> DecodeOptions.builder().optMaxBytesWithoutPacket(100).build());
+        assertThrows(IllegalArgumentException.class, () -> DecodeOptions.builder().optProbeSizeBytes(0).build());
+        assertThrows(IllegalArgumentException.class, () -> DecodeOptions.builder().optOpenTimeoutMs(-1).build());
+        assertThrows(IllegalArgumentException.class, () -> DecodeOptions.builder().optMaxAnalyzeDurationUs(-1).build());
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"v.avi"})
     void openDeadlineIsABackstop(String name) throws Exception {

@@ -256,6 +256,8 @@ public final class FfmpegDecoder implements AutoCloseable {
         dstLinesize.retainReference();
         rotation = readRotation(par);
         index = scan();
+        // the deadline covers probing and indexing; a decode scan (below) is bounded by the file and the byte bound
+        budget.endDeadline();
         fallbackStep = index.typicalFrameDuration();
         rewind(new Counters());
         if (index.reliable() && !index.ptsComplete()) {

@@ -60,8 +60,8 @@ final class InputFormat implements AutoCloseable {
         rc = avformat_find_stream_info(fmt, (PointerPointer<?>) null);
         String why = budget.takeTripped();
         if (rc < 0 || budget.timedOut()) {
+            budget.detach(); // before the context is freed
             in.close();
-            budget.detach();
             throw new VideoDecodeException(source, "avformat_find_stream_info", rc < 0 ? rc : avutil.AVERROR_EXIT, why);
         }
         return in;
