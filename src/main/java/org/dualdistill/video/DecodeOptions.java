@@ -20,9 +20,25 @@ package org.dualdistill.video;
  * @param strictErrorDetection whether the decoder should report, rather than conceal, bitstream errors it can detect
  *                             ({@code err_recognition = crccheck+bitstream+buffer+explode}); default false, since real
  *                             datasets have many harmless glitches that FFmpeg repairs
+ * @param probeSizeBytes       how many bytes of packets FFmpeg may read to work out the streams while opening
+ *                             ({@code AVFormatContext.probesize}); default 5,000,000, FFmpeg's own; at least 32
+ * @param maxAnalyzeDurationUs how much stream time FFmpeg may read to work out the streams
+ *                             ({@code max_analyze_duration}, microseconds); default 5,000,000, FFmpeg's own; 0 lets FFmpeg
+ *                             pick
+ * @param maxBytesWithoutPacket how many bytes may be read from the input after the last packet (or, while opening, from
+ *                             the start) before the next packet comes; default 32 MiB (room for one uncompressed 4K frame). A demuxer that searches junk (a
+ *                             valid file followed by a gigabyte of zeros) is interrupted there: the frames before the junk
+ *                             are the video, and the interruption is counted as a read error (under
+ *                             {@link CorruptFramePolicy#FAIL}, or while opening, it is a {@link VideoDecodeException}
+ *                             naming this option). Deterministic: it counts bytes, not time
+ * @param openTimeoutMs        wall-clock bound on probing and indexing the packets while opening, milliseconds; default
+ *                             60,000, 0 = none (the one decode pass some streams need at open is not included).
+ *                             A backstop against inputs no byte bound catches; exceeding it is a
+ *                             {@link VideoDecodeException} naming this option
  */
 public record DecodeOptions(int threads, CorruptFramePolicy onCorruptFrame, int maxNoProgressPackets, int width, int height,
-        Interpolation interpolation, boolean applyRotation, boolean strictErrorDetection) {
+        Interpolation interpolation, boolean applyRotation, boolean strictErrorDetection, long probeSizeBytes,
+        long maxAnalyzeDurationUs, long maxBytesWithoutPacket, long openTimeoutMs) {
 
     private static final DecodeOptions DEFAULTS = builder().build();
 
@@ -43,9 +59,24 @@ public record DecodeOptions(int threads, CorruptFramePolicy onCorruptFrame, int 
         if (interpolation == null) {
             throw new IllegalArgumentException("interpolation must not be null");
         }
+        if (probeSizeBytes < 32) {
+            throw new IllegalArgumentException("probeSizeBytes must be >= 32, got " + probeSizeBytes);
+        }
+        if (maxAnalyzeDurationUs < 0) {
+            throw new IllegalArgumentException("maxAnalyzeDurationUs must be >= 0, got " + maxAnalyzeDurationUs);
+        }
+        if (maxBytesWithoutPacket < 65536) {
+            throw new IllegalArgumentException("maxBytesWithoutPacket must be >= 65536, got " + maxBytesWithoutPacket);
+        }
+        if (openTimeoutMs < 0) {
+            throw new IllegalArgumentException("openTimeoutMs must be >= 0 (0 = none), got " + openTimeoutMs);
+        }
     }
 
-    /** @return the default options (1 thread, SKIP, 512 packets, source size, bilinear, rotation applied) */
+    /**
+     * @return the default options (1 thread, SKIP, 512 packets, source size, bilinear, rotation applied, FFmpeg's probe
+     *         size and analyze duration, 32 MiB without a packet, 60 s to open)
+     */
     public static DecodeOptions defaults() {
         return DEFAULTS;
     }
@@ -66,6 +97,10 @@ public record DecodeOptions(int threads, CorruptFramePolicy onCorruptFrame, int 
         b.interpolation = interpolation;
         b.applyRotation = applyRotation;
         b.strictErrorDetection = strictErrorDetection;
+        b.probeSizeBytes = probeSizeBytes;
+        b.maxAnalyzeDurationUs = maxAnalyzeDurationUs;
+        b.maxBytesWithoutPacket = maxBytesWithoutPacket;
+        b.openTimeoutMs = openTimeoutMs;
         return b;
     }
 
@@ -79,8 +114,48 @@ public record DecodeOptions(int threads, CorruptFramePolicy onCorruptFrame, int 
         private Interpolation interpolation = Interpolation.BILINEAR;
         private boolean applyRotation = true;
         private boolean strictErrorDetection;
+        private long probeSizeBytes = 5_000_000L;
+        private long maxAnalyzeDurationUs = 5_000_000L;
+        private long maxBytesWithoutPacket = 32L << 20;
+        private long openTimeoutMs = 60_000L;
 
         private Builder() {
+        }
+
+        /**
+         * @param bytes bytes of packets FFmpeg may read to work out the streams
+         * @return this
+         */
+        public Builder optProbeSizeBytes(long bytes) {
+            this.probeSizeBytes = bytes;
+            return this;
+        }
+
+        /**
+         * @param us stream time FFmpeg may read to work out the streams, 0 = FFmpeg's choice
+         * @return this
+         */
+        public Builder optMaxAnalyzeDurationUs(long us) {
+            this.maxAnalyzeDurationUs = us;
+            return this;
+        }
+
+        /**
+         * @param bytes bytes that may be read without a packet coming out before the read is interrupted
+         * @return this
+         */
+        public Builder optMaxBytesWithoutPacket(long bytes) {
+            this.maxBytesWithoutPacket = bytes;
+            return this;
+        }
+
+        /**
+         * @param ms wall-clock bound on opening, 0 = none
+         * @return this
+         */
+        public Builder optOpenTimeoutMs(long ms) {
+            this.openTimeoutMs = ms;
+            return this;
         }
 
         /**
@@ -156,7 +231,7 @@ public record DecodeOptions(int threads, CorruptFramePolicy onCorruptFrame, int 
          */
         public DecodeOptions build() {
             return new DecodeOptions(threads, onCorruptFrame, maxNoProgressPackets, width, height, interpolation, applyRotation,
-                    strictErrorDetection);
+                    strictErrorDetection, probeSizeBytes, maxAnalyzeDurationUs, maxBytesWithoutPacket, openTimeoutMs);
         }
     }
 }

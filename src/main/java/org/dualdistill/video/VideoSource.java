@@ -379,6 +379,14 @@ public final class VideoSource implements AutoCloseable {
         return (int) i;
     }
 
+    /**
+     * @return bytes read from the input since it was opened (probing, indexing, decoding and seeks included); bounded
+     *         per gap between packets by {@link DecodeOptions#maxBytesWithoutPacket()}
+     */
+    public long bytesRead() {
+        return live().bytesRead();
+    }
+
     /** @return counters accumulated over all decodes of this source since it was opened (including the index scan) */
     public DecodeStats stats() {
         return live().totals();

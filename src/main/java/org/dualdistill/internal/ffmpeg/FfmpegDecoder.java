@@ -70,7 +70,9 @@ import org.dualdistill.video.VideoInfo;
  * <p>Opening scans all packets of the stream once (demuxing only) into a {@link PacketIndex}: that gives the exact
  * frame count and each frame's timestamp and keyframe, which is what makes random access exact. Streams whose packets
  * carry only decode-order timestamps (MPEG-4 with B-frames in AVI, packed or not) are indexed by decoding them once
- * instead ({@code decodeScan}). A request for frames
+ * instead ({@code decodeScan}), and so are B-frame streams whose packets' pts increase in decode order (pts = dts,
+ * a broken muxer): those get a counted index where frame i is the i-th frame out of the decoder, as
+ * {@code ffmpeg -fps_mode passthrough} numbers them. A request for frames
  * seeks to the last keyframe at or before the first wanted frame (unless decoding on from the current position is
  * cheaper), decodes forward, and converts only the wanted frames. If a seek lands after the wanted frame (a broken
  * index), it retries from an earlier keyframe and then from the start. A wanted frame that never comes out of the
@@ -85,6 +87,8 @@ import org.dualdistill.video.VideoInfo;
 @SuppressWarnings("try") // a PointerScope is opened for what it collects, not referenced
 public final class FfmpegDecoder implements AutoCloseable {
     private static final int MAX_SEEK_RETRIES = 2;
+    /** Frames a decoder may output after a seek before the keyframe sought to (leading frames of an open GOP). */
+    private static final int MAX_SYNC_FRAMES = 64;
     /** Bound on the index scan: more packets than a day of 500 fps video means a demuxer going round in circles. */
     private static final long MAX_SCAN_PACKETS = 50_000_000L;
     /** {@code AV_FRAME_FLAG_KEY} (libavutil/frame.h). */
@@ -98,6 +102,7 @@ public final class FfmpegDecoder implements AutoCloseable {
 
     private final String source;
     private final DecodeOptions options;
+    private ReadBudget budget;
     private MemoryInput memory;
     private InputFormat input;
     private CodecContext codec;
@@ -123,7 +128,9 @@ public final class FfmpegDecoder implements AutoCloseable {
     private int seekedKey;          // keyframe index of the last seek, while nothing has been decoded since; else -2
     private long lastTs = PacketIndex.NO_TS;
     private boolean heldValid;
-    private long sequentialPos;     // frames decoded since the start, in sequential mode
+    private long sequentialPos;     // ordinal of the next frame out of the decoder, in counted mode
+    private int syncKey = -1;       // counted mode: keyframe sought to whose output is awaited; else -1
+    private boolean keySeekBroken;  // counted mode: a keyframe was not found again after a seek; count from the start
     private int noProgress;
     private String lastFunction = "avcodec_receive_frame";
     private int lastError = AVERROR_INVALIDDATA;
@@ -149,8 +156,11 @@ public final class FfmpegDecoder implements AutoCloseable {
         String source = path.toString();
         FfmpegDecoder d = new FfmpegDecoder(source, options);
         try (PointerScope scope = new PointerScope()) {
-            d.input = InputFormat.open("file:" + path.toAbsolutePath(), null, source);
+            d.startBudget();
+            d.input = InputFormat.open("file:" + path.toAbsolutePath(), null, source, d.budget, options.probeSizeBytes(),
+                    options.maxAnalyzeDurationUs());
             d.setUp();
+            d.budget.endDeadline();
             return d;
         } catch (VideoDecodeException | RuntimeException | Error e) {
             d.close();
@@ -170,14 +180,42 @@ public final class FfmpegDecoder implements AutoCloseable {
     public static FfmpegDecoder open(byte[] data, String name, DecodeOptions options) throws VideoDecodeException {
         FfmpegDecoder d = new FfmpegDecoder(name, options);
         try (PointerScope scope = new PointerScope()) {
-            d.memory = MemoryInput.open(data, name);
-            d.input = InputFormat.open("", d.memory.context(), name);
+            d.startBudget();
+            d.memory = MemoryInput.open(data, name, d.budget);
+            d.input = InputFormat.open("", d.memory.context(), name, d.budget, options.probeSizeBytes(), options.maxAnalyzeDurationUs());
             d.setUp();
+            d.budget.endDeadline();
             return d;
         } catch (VideoDecodeException | RuntimeException | Error e) {
             d.close();
             throw e;
         }
+    }
+
+    private void startBudget() {
+        budget = ReadBudget.open(options.maxBytesWithoutPacket());
+        budget.startDeadline(options.openTimeoutMs());
+    }
+
+    /**
+     * @return bytes read from the input since it was opened (probing, indexing, decoding, seeks included): what a
+     *         hostile file costs in I/O
+     */
+    public long bytesRead() {
+        return budget == null ? 0 : budget.bytesRead();
+    }
+
+    /**
+     * After a failed {@code av_read_frame}: the reason when the read budget stopped it (else null). A passed open
+     * deadline always fails; a byte bound ends the stream there, or fails under {@link CorruptFramePolicy#FAIL}.
+     */
+    private String budgetStop(int rc, String while_) throws VideoDecodeException {
+        String why = budget.takeTripped();
+        if (why != null && (budget.timedOut() || options.onCorruptFrame() == CorruptFramePolicy.FAIL)) {
+            throw new VideoDecodeException(source, "av_read_frame", rc < 0 && rc != AVERROR_EOF ? rc : avutil.AVERROR_EXIT,
+                    why + " " + while_);
+        }
+        return why;
     }
 
     private void setUp() throws VideoDecodeException {
@@ -218,12 +256,23 @@ public final class FfmpegDecoder implements AutoCloseable {
         dstLinesize.retainReference();
         rotation = readRotation(par);
         index = scan();
+        // the deadline covers probing and indexing; a decode scan (below) is bounded by the file and the byte bound
+        budget.endDeadline();
         fallbackStep = index.typicalFrameDuration();
         rewind(new Counters());
         if (index.reliable() && !index.ptsComplete()) {
-            index = decodeScan(index);
+            index = decodeScan(index, false);
+        } else if (index.reliable() && index.ptsInDecodeOrder() && reorders(par)) {
+            // B-frames, yet the packets' pts increase in decode order (pts = dts): the muxer wrote decode order as
+            // presentation order, so sorting packets by pts names the wrong frames; count the decoder's output instead
+            index = decodeScan(index, true);
         }
         info = buildInfo(fmt, st, par);
+    }
+
+    /** @return whether the decoder may output frames in another order than it receives them (B-frames) */
+    private boolean reorders(AVCodecParameters par) {
+        return par.video_delay() > 0 || codec.get().has_b_frames() > 0;
     }
 
     private void openCodec(AVStream st, AVCodecParameters par) throws VideoDecodeException {
@@ -293,7 +342,9 @@ public final class FfmpegDecoder implements AutoCloseable {
             int rc = av_read_frame(fmt, pkt);
             if (rc < 0) {
                 lastRc = rc;
-                if (rc != AVERROR_EOF) {
+                if (budgetStop(rc, "while indexing packet " + b.size()) != null) {
+                    totals[4]++;
+                } else if (rc != AVERROR_EOF) {
                     totals[4]++;
                     if (options.onCorruptFrame() == CorruptFramePolicy.FAIL) {
                         throw new VideoDecodeException(source, "av_read_frame", rc, "while indexing packet " + b.size());
@@ -301,12 +352,19 @@ public final class FfmpegDecoder implements AutoCloseable {
                 }
                 break;
             }
+            budget.progress();
             try {
-                if (pkt.stream_index() != streamIndex || pkt.size() <= 0 || (pkt.flags() & AV_PKT_FLAG_DISCARD) != 0) {
+                if (pkt.stream_index() != streamIndex || pkt.size() <= 0) {
                     continue;
                 }
                 long pts = pkt.pts() == nopts ? PacketIndex.NO_TS : pkt.pts();
                 long dts = pkt.dts() == nopts ? PacketIndex.NO_TS : pkt.dts();
+                if ((pkt.flags() & AV_PKT_FLAG_DISCARD) != 0) {
+                    if ((pkt.flags() & AV_PKT_FLAG_KEY) != 0) {
+                        b.addDiscardedKey(pts, dts);
+                    }
+                    continue;
+                }
                 b.add(pts, dts, pkt.duration(), (pkt.flags() & AV_PKT_FLAG_KEY) != 0);
             } finally {
                 av_packet_unref(pkt);
@@ -323,14 +381,15 @@ public final class FfmpegDecoder implements AutoCloseable {
         AVRational guess = av_guess_frame_rate(fmt, st, null);
         Rational fps = guess == null ? Rational.UNKNOWN : new Rational(guess.num(), guess.den());
         int n = index.size();
-        if (!fps.isPositive() && index.reliable() && n > 1) {
+        boolean timed = index.reliable() || index.timesKnown();
+        if (!fps.isPositive() && timed && n > 1) {
             fps = Rational.of((long) (n - 1) * timeBase.den(), (index.ts(n - 1) - index.firstTs()) * timeBase.num());
         }
         if (!fps.isPositive()) {
             fps = Rational.UNKNOWN;
         }
         long durationUs;
-        if (index.reliable()) {
+        if (timed) {
             durationUs = timeBase.toMicros(index.endTs() - index.firstTs());
         } else if (fps.isPositive()) {
             durationUs = Rational.of(fps.den(), fps.num()).toMicros(n);
@@ -341,8 +400,8 @@ public final class FfmpegDecoder implements AutoCloseable {
         BytePointer pix = av_get_pix_fmt_name(codec.get().pix_fmt());
         String container = fmt.iformat() == null || fmt.iformat().isNull() ? "?" : fmt.iformat().name().getString();
         return new VideoInfo(source, container, codecName(par.codec_id()), par.width(), par.height(), rotation, fps, n, durationUs,
-                timeBase, pix == null || pix.isNull() ? "none" : pix.getString(), bitRate, index.reliable() && index.variableRate(),
-                index.reliable() ? index.keyframes() : 0);
+                timeBase, pix == null || pix.isNull() ? "none" : pix.getString(), bitRate, timed && index.variableRate(),
+                timed ? index.keyframes() : 0);
     }
 
     /** @return the probed facts (never null) */
@@ -360,7 +419,7 @@ public final class FfmpegDecoder implements AutoCloseable {
      * @return presentation time of frame {@code i} in microseconds, relative to frame 0
      */
     public long frameTimeUs(int i) {
-        if (index.reliable()) {
+        if (index.reliable() || index.timesKnown()) {
             return timeBase.toMicros(index.ts(i) - index.firstTs());
         }
         Rational fps = info == null ? Rational.UNKNOWN : info.frameRate();
@@ -459,17 +518,45 @@ public final class FfmpegDecoder implements AutoCloseable {
         fillTail(j, m, dst, w, h, c);
     }
 
+    /**
+     * Counted mode: frame {@code i} is the {@code i}-th frame out of the decoder. Starts from the last keyframe at or
+     * before the first wanted frame when the index has keys (recognising the keyframe by its pts when it comes out,
+     * and counting on from its ordinal), else from the start; goes on from the current position when that is cheaper.
+     */
     private void decodeSequential(int[] frames, BytePointer dst, int w, int h, Counters c) throws VideoDecodeException {
         int m = frames.length;
-        if (inputEof || sequentialPos > frames[0]) {
-            seekToKey(0, c);
+        int k = keySeekBroken ? 0 : index.keyAtOrBeforeOrdinal(frames[0]);
+        boolean positioned = !inputEof
+                && (syncKey < 0 ? sequentialPos <= frames[0] && sequentialPos >= index.keyOrdinal(k) : syncKey == k);
+        if (!positioned) {
+            seekToKey(k, c);
         }
         int j = 0;
+        int early = 0;
         while (j < m) {
             if (!nextFrame(c)) {
+                if (syncKey >= 0) {
+                    restartCounting(c);
+                    continue;
+                }
                 break;
             }
             AVFrame f = frame.get();
+            if (syncKey >= 0) {
+                int found = (f.flags() & AV_FRAME_FLAG_KEY) != 0 ? keyWithPts(rawPts(f), syncKey) : -1;
+                if (found >= 0) {
+                    sequentialPos = index.keyOrdinal(found);
+                    syncKey = -1;
+                } else {
+                    // a leading frame of an open GOP (or an unknown keyframe): not counted
+                    boolean key = (f.flags() & AV_FRAME_FLAG_KEY) != 0;
+                    av_frame_unref(f);
+                    if (key || ++early > MAX_SYNC_FRAMES) {
+                        restartCounting(c);
+                    }
+                    continue;
+                }
+            }
             long ord = sequentialPos++;
             while (j < m && frames[j] < ord) {
                 convert(heldValid ? held.get() : f, dst, j, w, h, c);
@@ -483,6 +570,27 @@ public final class FfmpegDecoder implements AutoCloseable {
             keep(f, ord);
         }
         fillTail(j, m, dst, w, h, c);
+    }
+
+    /** @return the keyframe at or before {@code k} that the decoder stamps with {@code pts}, or -1 */
+    private int keyWithPts(long pts, int k) {
+        for (int i = k; i >= 0; i--) {
+            if (pts != PacketIndex.NO_TS && index.keyFramePts(i) == pts) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** Counted mode: a keyframe was not found again after a seek, so this source counts from the start from now on. */
+    private void restartCounting(Counters c) throws VideoDecodeException {
+        keySeekBroken = true;
+        seekToKey(0, c);
+    }
+
+    /** @return the pts the decoder put on a frame (its packet's), else the best-effort timestamp */
+    private static long rawPts(AVFrame f) {
+        return f.pts() != AV_NOPTS_VALUE ? f.pts() : f.best_effort_timestamp();
     }
 
     private void fillTail(int j, int m, BytePointer dst, int w, int h, Counters c) throws VideoDecodeException {
@@ -574,8 +682,13 @@ public final class FfmpegDecoder implements AutoCloseable {
                 return false;
             }
             rc = av_read_frame(fmt, pkt);
+            String stopped = rc < 0 ? budgetStop(rc, "while decoding") : null;
             if (rc < 0) {
-                if (rc != AVERROR_EOF) {
+                if (stopped != null) {
+                    c.c[4]++;
+                    lastFunction = "av_read_frame";
+                    lastError = avutil.AVERROR_EXIT;
+                } else if (rc != AVERROR_EOF) {
                     c.c[4]++;
                     lastFunction = "av_read_frame";
                     lastError = rc;
@@ -587,6 +700,7 @@ public final class FfmpegDecoder implements AutoCloseable {
                 avcodec_send_packet(ctx, (AVPacket) null); // enter draining: buffered frames come out, then EOF
                 continue;
             }
+            budget.progress();
             if (pkt.stream_index() != streamIndex) {
                 av_packet_unref(pkt);
                 continue;
@@ -668,8 +782,14 @@ public final class FfmpegDecoder implements AutoCloseable {
 
     private void seekToKey(int k, Counters c, PacketIndex index) throws VideoDecodeException {
         AVFormatContext fmt = input.context();
-        long ts = index.reliable() && index.keyframes() > 0 ? index.keySeekTs(k) : index.reliable() ? index.firstTs() : 0;
-        int rc = index.reliable() ? av_seek_frame(fmt, streamIndex, ts, AVSEEK_FLAG_BACKWARD) : -1;
+        boolean byTs = index.reliable() || index.countedKeys();
+        long ts = byTs && index.keyframes() > 0 ? index.keySeekTs(k) : index.reliable() ? index.firstTs() : 0;
+        int rc = byTs ? av_seek_frame(fmt, streamIndex, ts, AVSEEK_FLAG_BACKWARD) : -1;
+        if (rc < 0 && k > 0 && index.countedKeys()) {
+            keySeekBroken = true;
+            seekToKey(0, c, index);
+            return;
+        }
         if (rc < 0) {
             rc = avformat_seek_file(fmt, streamIndex, Long.MIN_VALUE, ts, ts, 0);
         }
@@ -680,6 +800,8 @@ public final class FfmpegDecoder implements AutoCloseable {
         if (rc < 0) {
             throw new VideoDecodeException(source, "av_seek_frame", rc, "to timestamp " + ts + " of stream " + streamIndex);
         }
+        budget.takeTripped();
+        budget.progress();
         avcodec_flush_buffers(codec.get());
         av_frame_unref(held.get());
         av_frame_unref(frame.get());
@@ -689,25 +811,37 @@ public final class FfmpegDecoder implements AutoCloseable {
         lastTs = PacketIndex.NO_TS;
         seekedKey = k;
         sequentialPos = 0;
+        syncKey = k > 0 && index.countedKeys() ? k : -1;
         noProgress = 0;
         c.c[6]++;
     }
 
     /**
-     * Indexes a stream whose packets carry only decode-order timestamps by decoding it once. This is MPEG-4 Part 2 with
-     * B-frames in AVI (I/P packets have no pts), including Xvid/DivX "packed B-frames" where one packet holds two frames
-     * and placeholder packets hold none: as in HMDB51. There the packet timestamps do not say which frame is shown
-     * when, while the decoder's output timestamps (each frame stamped with the dts of the packet being fed, one reorder
-     * delay late) are consistent and increasing, and are what later decodes will match against. Keyframes are
-     * paired in order: I-frames never swap places, so the k-th keyframe out of the decoder came from the k-th keyframe
-     * packet. Costs one decode of the stream (no conversion) per open, only for such streams. Falls back to counting
-     * frames from the start if the decoder's timestamps are not strictly increasing.
+     * Indexes a stream by decoding it once (no conversion), for streams whose packet timestamps do not say which frame
+     * is shown when. Two kinds:
+     * <ul>
+     * <li>Packets carry only decode-order timestamps: MPEG-4 Part 2 with B-frames in AVI (I/P packets have no pts),
+     * including Xvid/DivX "packed B-frames" where one packet holds two frames and placeholder packets hold none, as in
+     * HMDB51. The decoder's output timestamps (each frame stamped with the dts of the packet being fed, one reorder
+     * delay late) are consistent and increasing, and are what later decodes match against. Keyframes are paired in
+     * order: I-frames never swap places, so the k-th keyframe out of the decoder came from the k-th keyframe packet.
+     * <li>{@code counted}: B-frames whose packets carry pts equal to their dts (a muxer that wrote decode order as
+     * presentation order; seen in real H.264 MP4s). Sorting those pts gives the right clock but names the wrong frames
+     * (frame i showed frame i-2), and the decoder's best-effort timestamps follow the broken pts or the dts depending on
+     * its history, so they differ after a seek. Such streams (and those of the first kind whose output timestamps are
+     * not increasing) get a counted index: frame i is the i-th output frame, as {@code ffmpeg -fps_mode passthrough}
+     * numbers them. Each keyframe's ordinal and pts are recorded, so random access still seeks to a keyframe and
+     * recognises it when it comes out. The presentation times are the sorted packet timestamps when the counts agree.
+     * </ul>
+     * Costs one decode of the stream per open, only for such streams.
      */
-    private PacketIndex decodeScan(PacketIndex packets) throws VideoDecodeException {
+    private PacketIndex decodeScan(PacketIndex packets, boolean counted) throws VideoDecodeException {
         Counters c = new Counters();
         try {
             long[] ts = new long[Math.max(16, packets.size() + 8)];
             long[] keys = new long[16];
+            long[] keyPts = new long[16];
+            int[] keyOrd = new int[16];
             int n = 0;
             int k = 0;
             boolean monotonic = true;
@@ -721,25 +855,30 @@ public final class FfmpegDecoder implements AutoCloseable {
                 if (n == ts.length) {
                     ts = Arrays.copyOf(ts, n * 2);
                 }
-                ts[n++] = t;
                 if ((f.flags() & AV_FRAME_FLAG_KEY) != 0) {
                     if (k == keys.length) {
                         keys = Arrays.copyOf(keys, k * 2);
+                        keyPts = Arrays.copyOf(keyPts, k * 2);
+                        keyOrd = Arrays.copyOf(keyOrd, k * 2);
                     }
-                    keys[k++] = t;
+                    keys[k] = t;
+                    keyPts[k] = rawPts(f);
+                    keyOrd[k] = n;
+                    k++;
                 }
+                ts[n++] = t;
                 lastTs = t;
                 av_frame_unref(f);
             }
             PacketIndex decoded;
+            long[] seek = packets.keySeekTimestamps();
+            long[] packetKeysInFileOrder = seek.clone();
+            Arrays.sort(packetKeysInFileOrder); // dts order = file order for these streams
             if (n == 0) {
                 decoded = packets; // nothing decodes: let the first request report it
-            } else if (!monotonic) {
-                decoded = PacketIndex.sequential(n);
+            } else if (counted || !monotonic) {
+                decoded = countedIndex(packets, n, k, keyOrd, keyPts);
             } else {
-                long[] seek = packets.keySeekTimestamps();
-                long[] packetKeysInFileOrder = seek.clone();
-                Arrays.sort(packetKeysInFileOrder); // dts order = file order for these streams
                 int m = Math.min(k, packetKeysInFileOrder.length);
                 if (m == 0 || keys[0] != ts[0]) {
                     // the first frame must be reachable by a seek: fall back to seeking to the start for everything
@@ -757,6 +896,44 @@ public final class FfmpegDecoder implements AutoCloseable {
                 totals[i] += c.c[i];
             }
         }
+    }
+
+    /**
+     * The counted index of a decode scan. Entry 0 is where the scan started (the packet index's first keyframe). A
+     * keyframe out of the decoder becomes a further entry when its pts names a keyframe packet and the packets' pts
+     * increase in decode order (so they are unique, and a seek to that pts leads back to it); the pts is also what
+     * recognises the keyframe when it comes out after a seek, which may land on an earlier entry.
+     */
+    private PacketIndex countedIndex(PacketIndex packets, int n, int k, int[] keyOrd, long[] keyPts) {
+        int[] ord = new int[k + 1];
+        long[] seekTs = new long[k + 1];
+        long[] pts = new long[k + 1];
+        int m = 1;
+        ord[0] = 0;
+        seekTs[0] = packets.keyframes() > 0 ? packets.keySeekTs(0) : packets.firstTs();
+        pts[0] = k > 0 && keyOrd[0] == 0 ? keyPts[0] : PacketIndex.NO_TS;
+        if (packets.ptsInDecodeOrder()) {
+            for (int i = 0; i < k; i++) {
+                int j = packets.keyWithTs(keyPts[i]);
+                if (j < 0 || keyOrd[i] <= ord[m - 1]) {
+                    continue;
+                }
+                ord[m] = keyOrd[i];
+                // its pts, not its dts: with pts in decode order no later keyframe has a smaller pts or dts, so a
+                // backward seek lands on this one whether the demuxer's index holds dts (mp4) or pts (Matroska)
+                seekTs[m] = keyPts[i];
+                pts[m] = keyPts[i];
+                m++;
+            }
+        }
+        long[] times = null;
+        if (n == packets.size()) {
+            times = new long[n];
+            for (int i = 0; i < n; i++) {
+                times[i] = packets.ts(i);
+            }
+        }
+        return PacketIndex.counted(times, packets.endTs(), Arrays.copyOf(ord, m), Arrays.copyOf(seekTs, m), Arrays.copyOf(pts, m), n);
     }
 
     private void rewind(Counters c) throws VideoDecodeException {
@@ -796,6 +973,9 @@ public final class FfmpegDecoder implements AutoCloseable {
             codec.close();
             codec = null;
         }
+        if (budget != null) {
+            budget.detach(); // the callback must not look at a context being freed
+        }
         if (input != null) {
             input.close();
             input = null;
@@ -803,6 +983,10 @@ public final class FfmpegDecoder implements AutoCloseable {
         if (memory != null) {
             memory.close();
             memory = null;
+        }
+        if (budget != null) {
+            budget.close();
+            budget = null;
         }
     }
 }

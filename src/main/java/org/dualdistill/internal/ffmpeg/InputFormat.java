@@ -9,6 +9,7 @@ import org.bytedeco.ffmpeg.avformat.AVFormatContext;
 import org.bytedeco.ffmpeg.avformat.AVIOContext;
 import org.bytedeco.ffmpeg.avformat.AVInputFormat;
 import org.bytedeco.ffmpeg.avutil.AVDictionary;
+import org.bytedeco.ffmpeg.global.avutil;
 import org.bytedeco.javacpp.PointerPointer;
 import org.dualdistill.video.VideoDecodeException;
 
@@ -30,9 +31,13 @@ final class InputFormat implements AutoCloseable {
      * @param url    the URL handed to FFmpeg ({@code file:} + absolute path), ignored by custom I/O
      * @param io     custom I/O to read through, or null to let FFmpeg open {@code url}
      * @param source the name used in error messages
+     * @param budget bounds the reads (installed as the interrupt callback); borrowed, must outlive the context
+     * @param probeSize      {@code AVFormatContext.probesize}, bytes
+     * @param maxAnalyzeUs   {@code max_analyze_duration}, microseconds, 0 = FFmpeg's choice
      * @return the opened context; caller must close it
      */
-    static InputFormat open(String url, AVIOContext io, String source) throws VideoDecodeException {
+    static InputFormat open(String url, AVIOContext io, String source, ReadBudget budget, long probeSize, long maxAnalyzeUs)
+            throws VideoDecodeException {
         AVFormatContext fmt = avformat_alloc_context();
         if (fmt == null || fmt.isNull()) {
             throw new VideoDecodeException(source, "avformat_alloc_context", Ffmpeg.AVERROR_ENOMEM, null);
@@ -40,16 +45,24 @@ final class InputFormat implements AutoCloseable {
         if (io != null) {
             fmt.pb(io);
         }
+        fmt.probesize(probeSize);
+        if (maxAnalyzeUs > 0) {
+            fmt.max_analyze_duration(maxAnalyzeUs);
+        }
+        budget.install(fmt);
         // on failure FFmpeg frees the context and writes NULL back into fmt
         int rc = avformat_open_input(fmt, io != null ? "" : url, (AVInputFormat) null, (AVDictionary) null);
         if (rc < 0) {
-            throw new VideoDecodeException(source, "avformat_open_input", rc, null);
+            budget.detach();
+            throw new VideoDecodeException(source, "avformat_open_input", rc, budget.takeTripped());
         }
         InputFormat in = new InputFormat(fmt);
         rc = avformat_find_stream_info(fmt, (PointerPointer<?>) null);
-        if (rc < 0) {
+        String why = budget.takeTripped();
+        if (rc < 0 || budget.timedOut()) {
+            budget.detach(); // before the context is freed
             in.close();
-            throw new VideoDecodeException(source, "avformat_find_stream_info", rc, null);
+            throw new VideoDecodeException(source, "avformat_find_stream_info", rc < 0 ? rc : avutil.AVERROR_EXIT, why);
         }
         return in;
     }

@@ -15,6 +15,7 @@ import org.bytedeco.ffmpeg.avformat.AVIOContext;
 import org.bytedeco.ffmpeg.avformat.Read_packet_Pointer_BytePointer_int;
 import org.bytedeco.ffmpeg.avformat.Seek_Pointer_long_int;
 import org.bytedeco.ffmpeg.avformat.Write_packet_Pointer_BytePointer_int;
+import org.bytedeco.ffmpeg.global.avutil;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 import org.dualdistill.video.VideoDecodeException;
@@ -48,6 +49,7 @@ final class MemoryInput implements AutoCloseable {
 
     private final byte[] data;
     private final long id;
+    private ReadBudget budget;
     private int position;
     private AVIOContext io;
 
@@ -59,11 +61,13 @@ final class MemoryInput implements AutoCloseable {
     /**
      * @param data   the whole file, borrowed (not copied; must not change while open)
      * @param source name for error messages
+     * @param budget read bound asked before every read (custom I/O bypasses FFmpeg's interrupt check); borrowed
      * @return an open input; caller must close it after the format context that uses it
      */
-    static MemoryInput open(byte[] data, String source) throws VideoDecodeException {
+    static MemoryInput open(byte[] data, String source, ReadBudget budget) throws VideoDecodeException {
         long id = IDS.getAndIncrement();
         MemoryInput in = new MemoryInput(data, id);
+        in.budget = budget;
         Pointer buffer = av_malloc(BUFFER_SIZE);
         if (buffer == null || buffer.isNull()) {
             throw new VideoDecodeException(source, "av_malloc", Ffmpeg.AVERROR_ENOMEM, "no memory for a " + BUFFER_SIZE + "-byte I/O buffer");
@@ -113,6 +117,9 @@ final class MemoryInput implements AutoCloseable {
             MemoryInput in = OPEN.get(opaque.address());
             if (in == null) {
                 return Ffmpeg.AVERROR_EINVAL;
+            }
+            if (in.budget != null && in.budget.check()) {
+                return avutil.AVERROR_EXIT;
             }
             int n = Math.min(size, in.data.length - in.position);
             if (n <= 0) {
