@@ -151,7 +151,13 @@ class TrainerNonFiniteTest {
         }
         assertTrue(TERMS.contains(e.term()), e.getMessage());
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
-        assertEquals(e.step() - 1, records(metrics, "step").size(), e.getMessage());
+        // a non-finite loss term stops before its step is logged; a finite step that left the state non-finite
+        // (BatchNorm's running_var overflowing under the huge but finite logits) was logged, then stopped the run
+        boolean stateDiverged = e.term().equals(NonFiniteException.MODEL_STATE);
+        assertEquals(stateDiverged ? e.step() : e.step() - 1, records(metrics, "step").size(), e.getMessage());
+        if (stateDiverged) {
+            assertTrue(e.getMessage().contains("student tensor '"), e.getMessage());
+        }
         long newest = assertCheckpointsFinite(dir.resolve("ckpt"));
         assertTrue(newest < e.step(), "newest checkpoint at step " + newest + ", failure at " + e.step());
     }
