@@ -96,9 +96,6 @@ final class DistillCommand implements Callable<Integer> {
         Hmdb51Dataset test = null;
         try {
             distConfig = dist.resolve(System.getenv()).orElse(null);
-            if (out != null) {
-                RunFolder.create(out); // one line naming --out when it is a file or cannot be made
-            }
             if (resume != null) { // passes over damaged checkpoints, with a warning naming each
                 resume = RunFolder.resumeCheckpoint(resume, w -> System.err.println("distill: warning: " + w));
             }
@@ -134,6 +131,13 @@ final class DistillCommand implements Callable<Integer> {
         if (dryRun) {
             System.out.println(plan.toJson());
             return 0;
+        }
+        if (out != null) {
+            try {
+                RunFolder.create(out); // one line naming --out when it is a file or cannot be made
+            } catch (IOException | IllegalArgumentException e) {
+                return fail(e.getMessage());
+            }
         }
         if (distConfig != null && plan.device().startsWith("cuda")) {
             try { // one rank per GPU: rank LOCAL_RANK of a host uses cuda:LOCAL_RANK
