@@ -2,6 +2,7 @@
 
     /usr/bin/python3 native/dev/make_checkpoint_fixtures.py src/test/resources/fixtures/checkpoints
     /usr/bin/python3 native/dev/make_checkpoint_fixtures.py --full-mvit /tmp/mvitv2_s_random.pyth   # benchmark file
+    /usr/bin/python3 native/dev/make_checkpoint_fixtures.py --x3d-demo src/test/resources/fixtures/checkpoints  # only x3d_demo_k400_pyslowfast.pyth
 
 Debian's python3-torch (1.13) and python3-torchvision (0.14). Everything written here is independent of the Java code:
 
