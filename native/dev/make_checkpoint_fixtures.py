@@ -2,6 +2,7 @@
 
     /usr/bin/python3 native/dev/make_checkpoint_fixtures.py src/test/resources/fixtures/checkpoints
     /usr/bin/python3 native/dev/make_checkpoint_fixtures.py --full-mvit /tmp/mvitv2_s_random.pyth   # benchmark file
+    /usr/bin/python3 native/dev/make_checkpoint_fixtures.py --x3d-demo src/test/resources/fixtures/checkpoints  # only x3d_demo_k400_pyslowfast.pyth
 
 Debian's python3-torch (1.13) and python3-torchvision (0.14). Everything written here is independent of the Java code:
 
@@ -20,6 +21,9 @@ Debian's python3-torch (1.13) and python3-torchvision (0.14). Everything written
     (torchvision's weights files); the rename table is checked here against torchvision's real mvit_v2_s;
   * torchvision_mvit_v2_s_parameters.tsv: name and shape of every tensor of torchvision's mvit_v2_s(), for the
     Java test of the full-size map;
+  * x3d_demo_k400_pyslowfast.pyth: the registry's x3d_demo preset (width 0.5, depth 0.5, head 64) with a 400-class
+    head under PySlowFast's names in float16 (to stay small), {epoch, model_state: OrderedDict, optimizer_state, cfg}: a K400 zoo file for the
+    end-to-end `train-teacher --arch x3d_demo --init` test (TrainTeacherInitCommandTest);
   * evil_system.pt (zip) and evil_eval_legacy.pt: checkpoints whose pickle calls posix.system / builtins.eval to
     create /tmp/dualdistill_evil_ran; the Java reader must refuse them by name and the file must never appear.
 """
@@ -229,6 +233,7 @@ def main(out):
     fixtures = os.path.dirname(os.path.abspath(out.rstrip("/")))
     sd = basic_state()
     ck = pyslowfast_layout(sd)
+    x3d_demo_k400(out)
     torch.save(ck, os.path.join(out, "basic_zip.pt"))
     torch.save(ck, os.path.join(out, "basic_zip_p4.pt"), pickle_protocol=4)
     torch.save(ck, os.path.join(out, "basic_zip_p5.pt"), pickle_protocol=5)
@@ -276,6 +281,37 @@ def main(out):
     assert not os.path.exists(MARKER)
 
 
+def x3d_demo_k400(out):
+    """x3d_demo_k400_pyslowfast.pyth: the registry's x3d_demo preset (width 0.5, depth 0.5, head 64) with a
+    400-class head, as a Kinetics-400 zoo checkpoint in PySlowFast's layout, for the train-teacher --init test."""
+    fixtures = os.path.dirname(os.path.abspath(out.rstrip("/")))
+    sys.path.insert(0, fixtures)
+    import make_fixtures as mf
+    saved = mf.W, mf.D, mf.HEAD, mf.CLASSES
+    mf.W, mf.D, mf.HEAD, mf.CLASSES = 0.5, 0.5, 64, 400
+    try:
+        torch.manual_seed(400)
+        x3d = mf.X3D().eval()
+    finally:
+        mf.W, mf.D, mf.HEAD, mf.CLASSES = saved
+    with torch.no_grad():
+        for m in x3d.modules():
+            if isinstance(m, torch.nn.BatchNorm3d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(0.05, 0.2)  # no zero parameter: the test's near-zero learning rate leaves all unchanged
+    # half precision keeps the file under 400 KB (fp32 would be ~490 KB); the reader converts to the model's dtype
+    psf = collections.OrderedDict((x3d_to_pyslowfast(k), v.half() if v.is_floating_point() else v)
+                                  for k, v in x3d.state_dict().items())
+    path = os.path.join(out, "x3d_demo_k400_pyslowfast.pyth")
+    torch.save({"epoch": 300, "model_state": psf, "optimizer_state": {}, "cfg": "MODEL:\n  ARCH: x3d\n  NUM_CLASSES: 400\n"}, path)
+    back = torch.load(path)["model_state"]
+    assert list(back) == list(psf) and all(torch.equal(back[k], psf[k]) for k in psf)
+    assert back["head.projection.weight"].shape == (400, 64), back["head.projection.weight"].shape
+    assert all((v != 0).all() for k, v in psf.items() if v.is_floating_point() and not k.endswith("running_mean"))
+
+
 def full_mvit(path):
     """A full-size MViTv2-S checkpoint with random weights in PySlowFast's layout (for benchmarks/RESULTS.md)."""
     g = torch.Generator().manual_seed(0)
@@ -294,5 +330,7 @@ def full_mvit(path):
 if __name__ == "__main__":
     if sys.argv[1] == "--full-mvit":
         full_mvit(sys.argv[2])
+    elif sys.argv[1] == "--x3d-demo":  # only x3d_demo_k400_pyslowfast.pyth
+        x3d_demo_k400(sys.argv[2])
     else:
         main(sys.argv[1])
