@@ -1,0 +1,21 @@
+package org.dualdistill.model.x3d;
+
+/**
+ * How {@link X3d} runs its depthwise 3D convolutions (the stem's 5x1x1 {@code conv_xy} and every bottleneck's 3x3x3
+ * {@code conv_b}). All three give the same values and gradients to float tolerance and use the same parameters, so a
+ * model can switch between them at any time ({@link X3d#depthwiseMode(DepthwiseMode)}); see {@link DepthwiseConv3d}
+ * for the measurements behind the choice.
+ */
+public enum DepthwiseMode {
+    /** LibTorch's {@code conv3d(groups = C)} on contiguous NCDHW activations: the reference, what PyTorch eager runs. */
+    TORCH,
+    /** LibTorch's {@code conv3d(groups = C)} with the whole network in {@code ChannelsLast3d} (candidate a, measured only). */
+    TORCH_CHANNELS_LAST,
+    /**
+     * The whole network in {@code ChannelsLast3d}; where gradients are needed, each depthwise conv runs as one
+     * depthwise Conv2d per temporal tap over the frames plus shifted adds along T (autograd for free), and the
+     * stem's 5x1x1 as one (5,1) depthwise Conv2d over [N, C, T, H*W]; without gradients, LibTorch's own conv3d
+     * (oneDNN's channels-last forward). The default.
+     */
+    FAST
+}
