@@ -35,7 +35,7 @@ import org.bytedeco.pytorch.global.torch;
  *
  * <p>Stateless, thread-safe; tensors are borrowed, results are new tensors owned by the caller's PointerScope.
  */
-final class DepthwiseConv3d {
+public final class DepthwiseConv3d {
     private DepthwiseConv3d() {
     }
 
@@ -46,9 +46,11 @@ final class DepthwiseConv3d {
      * @param padH    spatial padding along H
      * @param padW    spatial padding along W
      * @param mode    the route
-     * @return [N, C, T, Ho, Wo]; {@code ChannelsLast3d} for the channels-last modes, contiguous for TORCH
+     * @throws IllegalArgumentException if the weight is not depthwise for x's channels or kt is even
+     * @return [N, C, T, Ho, Wo], a new tensor in the caller's PointerScope (autograd-tracked when x or the weight
+     *         requires grad); contiguous when x is, else {@code ChannelsLast3d} (always for TORCH_CHANNELS_LAST)
      */
-    static Tensor forward(Tensor x, Tensor weight, long stride, long padH, long padW, DepthwiseMode mode) {
+    public static Tensor forward(Tensor x, Tensor weight, long stride, long padH, long padW, DepthwiseMode mode) {
         long c = x.size(1);
         long kt = weight.size(2);
         long kh = weight.size(3);
@@ -59,15 +61,18 @@ final class DepthwiseConv3d {
         }
         long pt = kt / 2;
         if (mode != DepthwiseMode.FAST || !needsGrad(x, weight)) {
-            Tensor in = mode == DepthwiseMode.TORCH ? x : x.contiguous(torch.MemoryFormat.ChannelsLast3d);
+            Tensor in = mode == DepthwiseMode.TORCH_CHANNELS_LAST ? x.contiguous(torch.MemoryFormat.ChannelsLast3d) : x;
             return torch.conv3d(in, weight, new TensorOptional(), ref(1, stride, stride), ref(pt, padH, padW),
                     ref(1, 1, 1), c);
         }
+        // channels-last for the decomposition only: the rest of the network stays NCDHW, where LibTorch's pointwise
+        // convs and BN measured faster; the two copies are memory-bound and cheap next to the conv3d backward
+        boolean backToNcdhw = x.is_contiguous();
         Tensor xl = x.contiguous(torch.MemoryFormat.ChannelsLast3d);
-        if (kh == 1 && kw == 1 && stride == 1 && padH == 0 && padW == 0) {
-            return temporal(xl, weight, pt);
-        }
-        return framesAndTaps(xl, weight, stride, padH, padW, pt);
+        Tensor y = kh == 1 && kw == 1 && stride == 1 && padH == 0 && padW == 0
+                ? temporal(xl, weight, pt)
+                : framesAndTaps(xl, weight, stride, padH, padW, pt);
+        return backToNcdhw ? y.contiguous() : y;
     }
 
     private static boolean needsGrad(Tensor x, Tensor weight) {

@@ -12,10 +12,10 @@ public enum DepthwiseMode {
     /** LibTorch's {@code conv3d(groups = C)} with the whole network in {@code ChannelsLast3d} (candidate a, measured only). */
     TORCH_CHANNELS_LAST,
     /**
-     * The whole network in {@code ChannelsLast3d}; where gradients are needed, each depthwise conv runs as one
-     * depthwise Conv2d per temporal tap over the frames plus shifted adds along T (autograd for free), and the
-     * stem's 5x1x1 as one (5,1) depthwise Conv2d over [N, C, T, H*W]; without gradients, LibTorch's own conv3d
-     * (oneDNN's channels-last forward). The default.
+     * NCDHW network; where gradients are needed, each depthwise conv converts its input to {@code ChannelsLast3d}
+     * and runs as one depthwise Conv2d per temporal tap over the frames plus shifted adds along T (autograd for
+     * free), the stem's 5x1x1 as one (5,1) depthwise Conv2d over [N, C, T, H*W], and converts back; without
+     * gradients (eval), LibTorch's conv3d as in TORCH.
      */
     FAST
 }

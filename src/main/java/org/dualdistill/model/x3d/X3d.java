@@ -348,8 +348,8 @@ public final class X3d implements VideoModel {
                     + cfg.clipLength() + "x" + cfg.crop() + "x" + cfg.crop() + "), got " + TensorBridge.shapeString(clip));
         }
         DepthwiseMode mode = depthwise;
-        // channels-last modes convert the clip once; every layer after it keeps ChannelsLast3d
-        Tensor in = mode == DepthwiseMode.TORCH ? clip : clip.contiguous(torch.MemoryFormat.ChannelsLast3d);
+        // TORCH_CHANNELS_LAST converts the clip once and every layer after it keeps ChannelsLast3d
+        Tensor in = mode == DepthwiseMode.TORCH_CHANNELS_LAST ? clip.contiguous(torch.MemoryFormat.ChannelsLast3d) : clip;
         Tensor x = depthwise(stem.convXy(), stem.convT().forward(in), 1, 0, mode);
         x = torch.relu(stem.norm().forward(x));
         for (List<Block> stage : stages) {
@@ -358,7 +358,7 @@ public final class X3d implements VideoModel {
             }
         }
         // the res5 map leaves in the layout every caller has seen so far (contiguous NCDHW); it is small
-        Tensor features = mode == DepthwiseMode.TORCH ? x : x.contiguous();
+        Tensor features = x.contiguous();
         Tensor h = torch.relu(head.preNorm().forward(head.preConv().forward(x)));
         h = torch.adaptive_avg_pool3d(h, 1, 1, 1);
         Tensor embedding = torch.relu(head.postConv().forward(h)).flatten(1, -1);
