@@ -35,6 +35,10 @@ import org.dualdistill.model.VideoModel;
  * 400 classes), L 16x312 (depth factor 5.0, 6,153,384). The head pools over whatever res5 map the input gives,
  * so any clip size that survives the strides works.
  *
+ * <p>The depthwise convolutions (stem conv_xy, every conv_b) run through a {@link DepthwiseMode}: TORCH is
+ * LibTorch's conv3d, the reference; FAST decomposes them where gradients are needed (see {@link DepthwiseConv3d}
+ * for the routes measured and why no hand-written kernel is used). Both use the same parameters and state_dict.
+ *
  * <p>Owns its module tree; not thread-safe in training mode. Build with {@link #builder()} or {@link #preset}.
  */
 public final class X3d implements VideoModel {

@@ -160,16 +160,30 @@ class DepthwiseConv3dTest {
             fast.depthwiseMode(DepthwiseMode.FAST);
             double lossFast = lossAndBackward(fast, clip);
             assertEquals(lossTorch, lossFast, 1e-5 * Math.abs(lossTorch), "loss through ~50 float32 conv+BN layers");
+            Tensor[] gradFast = new Tensor[gradTorch.length];
+            for (int i = 0; i < gradFast.length; i++) {
+                gradFast[i] = params.get(i).value().grad().clone();
+            }
+            // float32 rounding through ~50 train-mode BN layers is large for some small gradients (a BN bias whose
+            // gradient mostly cancels), so both float32 routes are judged against a float64 TORCH reference: FAST
+            // must be as close to it as LibTorch's own float32 conv3d is (or within 1e-5 of the tensor's scale)
+            fast.module().to(torch.ScalarType.Double, false);
+            fast.depthwiseMode(DepthwiseMode.TORCH);
+            lossAndBackward(fast, clip.to(torch.ScalarType.Double));
             double worst = 0;
             String worstName = "";
-            for (int i = 0; i < gradTorch.length; i++) {
-                double r = rel(params.get(i).value().grad(), gradTorch[i]);
-                if (r > worst) {
-                    worst = r;
-                    worstName = params.get(i).key().getString();
+            for (int i = 0; i < gradFast.length; i++) {
+                Tensor ref = params.get(i).value().grad();
+                double scale = Math.max(ref.abs().max().item_double(), 1e-30);
+                double errTorch = gradTorch[i].to(torch.ScalarType.Double).sub(ref).abs().max().item_double() / scale;
+                double errFast = gradFast[i].to(torch.ScalarType.Double).sub(ref).abs().max().item_double() / scale;
+                double ratio = errFast / Math.max(errTorch, 1e-5);
+                if (ratio > worst) {
+                    worst = ratio;
+                    worstName = params.get(i).key().getString() + " (FAST " + errFast + ", TORCH " + errTorch + ")";
                 }
             }
-            assertTrue(worst <= 1e-4, "worst parameter gradient " + worstName + ": " + worst);
+            assertTrue(worst <= 4, "worst parameter gradient vs float64: " + worstName);
         }
         // five SGD steps from the same start, one model per route: the same loss at the end
         double[] last = new double[2];
