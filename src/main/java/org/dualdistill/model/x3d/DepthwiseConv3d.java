@@ -20,15 +20,16 @@ import org.bytedeco.pytorch.global.torch;
  * detached kernel output plus hooked proxy views of the input and weight whose gradients a Java callback replaces.
  * That costs a JNI upcall and a JavaCPP callback per layer and step (JavaCPP callbacks are a small fixed pool per
  * class, so per-call closures do not scale). Measured first, at X3D-S's shapes on this 2-core machine (LibTorch
- * 2.10, float32; benchmarks/RESULTS.md "Depthwise Conv3d routes"), the pure-LibTorch decomposition already moves
- * the layer's backward onto oneDNN's fast depthwise Conv2d kernels, so it won and no hook is needed:
+ * 2.10, float32; benchmarks/RESULTS.md "Depthwise Conv3d routes for X3D"), the pure-LibTorch decomposition moves
+ * the layer's backward onto oneDNN's depthwise Conv2d kernels and was the fastest route per layer (about 1.9x on
+ * the 26 conv_b layers together); the hook route with a hand-written C kernel was not built:
  * <ul>
  *   <li>3x3x3: with x in {@code ChannelsLast3d}, the frames are a free view {@code [N*T, C, H, W]} in channels-last
  *       2D; tap k of the temporal kernel is a depthwise Conv2d with {@code w[:, :, k]}, and the output is the sum of
  *       the three tap outputs shifted along T by k - 1 (zero outside: the temporal padding).</li>
  *   <li>5x1x1 (stem): one depthwise Conv2d with kernel (5, 1) over the free view {@code [N, C, T, H*W]}.</li>
- *   <li>no gradient needed (eval, or nothing requires grad): LibTorch's conv3d, whose channels-last forward is the
- *       fastest measured.</li>
+ *   <li>no gradient needed (eval, or nothing requires grad): LibTorch's conv3d on x as given (NCDHW in X3d: its
+ *       channels-last forward is faster per layer, but the whole network in ChannelsLast3d was slower).</li>
  * </ul>
  * The decomposition is exact math (each output element sums the same 27 products, in another order), so values
  * and gradients match conv3d to float32 rounding.
@@ -104,7 +105,9 @@ public final class DepthwiseConv3d {
             if (Math.abs(d) >= t) {
                 continue; // reads only the zero padding
             }
-            Tensor z = torch.conv2d(frames, weight.select(2, k), new TensorOptional(), ref(stride, stride),
+            // the tap's filter is copied contiguous: passed as the strided select() view, whole-X3D-S gradients in
+            // res5 came out a few percent off, differently from run to run (the layer-level tests did not show it)
+            Tensor z = torch.conv2d(frames, weight.select(2, k).contiguous(), new TensorOptional(), ref(stride, stride),
                     ref(padH, padW), ref(1, 1), c);
             long ho = z.size(2);
             long wo = z.size(3);

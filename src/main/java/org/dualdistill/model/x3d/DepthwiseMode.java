@@ -7,7 +7,10 @@ package org.dualdistill.model.x3d;
  * for the measurements behind the choice.
  */
 public enum DepthwiseMode {
-    /** LibTorch's {@code conv3d(groups = C)} on contiguous NCDHW activations: the reference, what PyTorch eager runs. */
+    /**
+     * LibTorch's {@code conv3d(groups = C)} on contiguous NCDHW activations: the reference, what PyTorch eager runs,
+     * and {@link X3d}'s default.
+     */
     TORCH,
     /** LibTorch's {@code conv3d(groups = C)} with the whole network in {@code ChannelsLast3d} (candidate a, measured only). */
     TORCH_CHANNELS_LAST,
@@ -15,7 +18,8 @@ public enum DepthwiseMode {
      * NCDHW network; where gradients are needed, each depthwise conv converts its input to {@code ChannelsLast3d}
      * and runs as one depthwise Conv2d per temporal tap over the frames plus shifted adds along T (autograd for
      * free), the stem's 5x1x1 as one (5,1) depthwise Conv2d over [N, C, T, H*W], and converts back; without
-     * gradients (eval), LibTorch's conv3d as in TORCH.
+     * gradients (eval), LibTorch's conv3d as in TORCH. About 1.9x faster on the 26 conv_b layers alone (forward +
+     * backward, X3D-S batch 8), no measurable gain on the whole training step; opt-in.
      */
     FAST
 }

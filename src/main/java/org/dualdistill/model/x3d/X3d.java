@@ -35,8 +35,8 @@ import org.dualdistill.model.VideoModel;
  * 400 classes), L 16x312 (depth factor 5.0, 6,153,384). The head pools over whatever res5 map the input gives,
  * so any clip size that survives the strides works.
  *
- * <p>The depthwise convolutions (stem conv_xy, every conv_b) run through a {@link DepthwiseMode}: TORCH is
- * LibTorch's conv3d, the reference; FAST decomposes them where gradients are needed (see {@link DepthwiseConv3d}
+ * <p>The depthwise convolutions (stem conv_xy, every conv_b) run through a {@link DepthwiseMode}: TORCH (the
+ * default) is LibTorch's conv3d, the reference; FAST decomposes them where gradients are needed (see {@link DepthwiseConv3d}
  * for the routes measured and why no hand-written kernel is used). Both use the same parameters and state_dict.
  *
  * <p>Owns its module tree; not thread-safe in training mode. Build with {@link #builder()} or {@link #preset}.
@@ -147,7 +147,7 @@ public final class X3d implements VideoModel {
         private int clipLength = 13;
         private int crop = 160;
         private long[] heads;
-        private DepthwiseMode depthwise = DepthwiseMode.FAST;
+        private DepthwiseMode depthwise = DepthwiseMode.TORCH;
 
         private Builder() {
         }
@@ -184,8 +184,9 @@ public final class X3d implements VideoModel {
         public Builder crop(int s) { crop = s; return this; }
 
         /**
-         * @param mode how the depthwise convolutions run ({@link DepthwiseMode#FAST} by default; TORCH is
-         *             LibTorch's op on NCDHW, the reference); the parameters and results are the same
+         * @param mode how the depthwise convolutions run ({@link DepthwiseMode#TORCH}, LibTorch's op on NCDHW and
+         *             the reference, by default: FAST did not measurably speed up the whole training step, see
+         *             benchmarks/RESULTS.md); the parameters and results are the same
          * @return this
          */
         public Builder depthwise(DepthwiseMode mode) {

@@ -111,6 +111,11 @@ class DepthwiseConv3dTest {
         check(2, 5, 2, 9, 6, 3, 3, 2, "contiguous");    // T = 2
         check(2, 3, 3, 5, 7, 5, 1, 1, "contiguous");    // 5-tap stem kernel over 3 frames
         check(1, 9, 4, 3, 3, 3, 3, 2, "contiguous");
+        // X3D-S's res4/res5 at the 5 x 64 x 64 clip of the whole-model test, batch 2
+        check(2, 432, 5, 2, 2, 3, 3, 1, "contiguous");
+        check(2, 432, 5, 4, 4, 3, 3, 2, "contiguous");
+        check(2, 216, 5, 4, 4, 3, 3, 1, "contiguous");
+        check(2, 216, 5, 8, 8, 3, 3, 2, "contiguous");
     }
 
     @Test
@@ -172,29 +177,40 @@ class DepthwiseConv3dTest {
             lossAndBackward(fast, clip.to(torch.ScalarType.Double));
             double worst = 0;
             String worstName = "";
+            StringBuilder bad = new StringBuilder();
             for (int i = 0; i < gradFast.length; i++) {
                 Tensor ref = params.get(i).value().grad();
                 double scale = Math.max(ref.abs().max().item_double(), 1e-30);
                 double errTorch = gradTorch[i].to(torch.ScalarType.Double).sub(ref).abs().max().item_double() / scale;
                 double errFast = gradFast[i].to(torch.ScalarType.Double).sub(ref).abs().max().item_double() / scale;
                 double ratio = errFast / Math.max(errTorch, 1e-5);
+                if (ratio > 4) {
+                    bad.append(params.get(i).key().getString()).append(' ').append((float) errFast).append(' ')
+                            .append((float) errTorch).append("; ");
+                }
                 if (ratio > worst) {
                     worst = ratio;
                     worstName = params.get(i).key().getString() + " (FAST " + errFast + ", TORCH " + errTorch + ")";
                 }
             }
-            assertTrue(worst <= 4, "worst parameter gradient vs float64: " + worstName);
+            assertTrue(worst <= 4, "worst parameter gradient vs float64: " + worstName + "; all over 4x: " + bad);
         }
-        // five SGD steps from the same start, one model per route: the same loss at the end
-        double[] last = new double[2];
-        DepthwiseMode[] modes = {DepthwiseMode.TORCH, DepthwiseMode.FAST};
-        for (int r = 0; r < 2; r++) {
+        // five SGD steps from the same start, one model per route, plus TORCH in float64: BN over 40 values per
+        // channel in res5 amplifies float32 rounding step by step, so FAST must end as close to the float64 loss
+        // as LibTorch's own float32 route does (or within 1e-5 relative)
+        double[] last = new double[3];
+        DepthwiseMode[] modes = {DepthwiseMode.TORCH, DepthwiseMode.FAST, DepthwiseMode.TORCH};
+        for (int r = 0; r < 3; r++) {
             torch.manual_seed(11); // same initial weights
             try (X3d m = X3d.builder().preset(X3d.Preset.S).numClasses(10).dropout(0).depthwise(modes[r]).build();
                  PointerScope scope = new PointerScope()) {
                 m.module().train(true);
                 torch.manual_seed(5);
                 Tensor clip = torch.randn(2, 3, 5, 64, 64);
+                if (r == 2) {
+                    m.module().to(torch.ScalarType.Double, false);
+                    clip = clip.to(torch.ScalarType.Double);
+                }
                 for (int step = 0; step < 5; step++) {
                     last[r] = lossAndBackward(m, clip);
                     try (NoGradGuard ng = new NoGradGuard()) {
@@ -206,7 +222,10 @@ class DepthwiseConv3dTest {
                 }
             }
         }
-        assertTrue(last[0] < 1e3 && last[0] > 0, "finite loss " + last[0]);
-        assertEquals(last[0], last[1], 1e-4 * Math.abs(last[0]), "loss after 5 steps, TORCH vs FAST");
+        assertTrue(last[2] < 1e3 && last[2] > 0, "finite loss " + last[2]);
+        double errTorch = Math.abs(last[0] - last[2]);
+        double errFast = Math.abs(last[1] - last[2]);
+        assertTrue(errFast <= 4 * Math.max(errTorch, 1e-5 * last[2]), "loss after 5 steps: float64 " + last[2]
+                + ", TORCH " + last[0] + ", FAST " + last[1]);
     }
 }
