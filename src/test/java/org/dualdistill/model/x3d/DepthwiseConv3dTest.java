@@ -195,12 +195,13 @@ class DepthwiseConv3dTest {
             }
             assertTrue(worst <= 4, "worst parameter gradient vs float64: " + worstName + "; all over 4x: " + bad);
         }
-        // five SGD steps from the same start, one model per route, plus TORCH in float64: BN over 40 values per
-        // channel in res5 amplifies float32 rounding step by step, so FAST must end as close to the float64 loss
-        // as LibTorch's own float32 route does (or within 1e-5 relative)
-        double[] last = new double[3];
-        DepthwiseMode[] modes = {DepthwiseMode.TORCH, DepthwiseMode.FAST, DepthwiseMode.TORCH};
-        for (int r = 0; r < 3; r++) {
+        // five SGD steps from the same start, one model per route, plus TORCH in float64. Train-mode BN over 40
+        // values per channel in res5 amplifies float32 rounding step by step: LibTorch's own two float32 routes
+        // (NCDHW and ChannelsLast3d) measured 0.008 and 0.135 away from the float64 loss of 4.92. FAST must end
+        // no further from float64 than twice the worse of them (or 1e-5 relative)
+        double[] last = new double[4];
+        DepthwiseMode[] modes = {DepthwiseMode.TORCH, DepthwiseMode.FAST, DepthwiseMode.TORCH, DepthwiseMode.TORCH_CHANNELS_LAST};
+        for (int r = 0; r < 4; r++) {
             torch.manual_seed(11); // same initial weights
             try (X3d m = X3d.builder().preset(X3d.Preset.S).numClasses(10).dropout(0).depthwise(modes[r]).build();
                  PointerScope scope = new PointerScope()) {
@@ -223,9 +224,9 @@ class DepthwiseConv3dTest {
             }
         }
         assertTrue(last[2] < 1e3 && last[2] > 0, "finite loss " + last[2]);
-        double errTorch = Math.abs(last[0] - last[2]);
+        double errTorch = Math.max(Math.abs(last[0] - last[2]), Math.abs(last[3] - last[2]));
         double errFast = Math.abs(last[1] - last[2]);
-        assertTrue(errFast <= 4 * Math.max(errTorch, 1e-5 * last[2]), "loss after 5 steps: float64 " + last[2]
-                + ", TORCH " + last[0] + ", FAST " + last[1]);
+        assertTrue(errFast <= 2 * Math.max(errTorch, 1e-5 * last[2]), "loss after 5 steps: float64 " + last[2]
+                + ", TORCH " + last[0] + ", FAST " + last[1] + ", TORCH_CHANNELS_LAST " + last[3]);
     }
 }
