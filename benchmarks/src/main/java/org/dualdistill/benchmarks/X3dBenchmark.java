@@ -34,6 +34,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * training loop would. depthwiseConvs times forward + backward of X3D-S's 26 depthwise 3x3x3 convolutions alone, at
  * the shapes they see in the step (the known slow path of stock kernels, pytorch#37406), so its share of trainStep
  * can be read off -- see benchmarks/RESULTS.md.
+ * depthwise = torch | fast selects X3d's depthwise route (DepthwiseMode.TORCH | FAST), in the model and in
+ * depthwiseConvs (26 conv_b layers; the stem's conv_xy is not included).
  * Trap avoided: returning the logits' sum forces the whole graph to be computed.
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -52,29 +54,39 @@ public class X3dBenchmark {
     @Param({"2"})
     public int threads;
 
+    /** Depthwise route: torch = LibTorch's conv3d (today's path, what PyTorch 2.10 eager runs), fast = X3d's own. */
+    @Param({"torch", "fast"})
+    public String depthwise;
+
     private X3d model;
     private Tensor clip;
-    private java.util.List<org.bytedeco.pytorch.Conv3dImpl> depthwise;
+    private java.util.List<org.bytedeco.pytorch.Conv3dImpl> depthwiseLayers;
     private java.util.List<Tensor> depthwiseInputs;
+    private java.util.List<Long> strides;
+    private org.dualdistill.model.x3d.DepthwiseMode route;
 
     @Setup(Level.Trial)
     public void setUp() {
         TorchRuntime.init();
         torch.set_num_threads(threads);
-        model = X3d.preset(X3d.Preset.S, 400);
+        route = depthwise.equals("fast") ? org.dualdistill.model.x3d.DepthwiseMode.FAST
+                : org.dualdistill.model.x3d.DepthwiseMode.TORCH;
+        model = X3d.builder().preset(X3d.Preset.S).numClasses(400).depthwise(route).build();
         try (PointerScope scope = new PointerScope()) {
             torch.manual_seed(1);
             clip = torch.randn(batch, 3, 13, 160, 160).mul(new Scalar(0.5)).retainReference();
         }
         // X3D-S conv_b: (inner channels, first block input H = W, stride, blocks) per stage at 13x160x160
         long[][] stages = {{54, 80, 2, 3}, {108, 40, 2, 5}, {216, 20, 2, 11}, {432, 10, 2, 7}};
-        depthwise = new java.util.ArrayList<>();
+        depthwiseLayers = new java.util.ArrayList<>();
         depthwiseInputs = new java.util.ArrayList<>();
+        strides = new java.util.ArrayList<>();
         for (long[] st : stages) {
             for (int i = 0; i < st[3]; i++) {
                 long stride = i == 0 ? st[2] : 1;
                 long size = i == 0 ? st[1] : (st[1] + 1) / 2;
-                depthwise.add(org.dualdistill.model.Layers.conv3d(st[0], st[0], new long[] {3, 3, 3},
+                strides.add(stride);
+                depthwiseLayers.add(org.dualdistill.model.Layers.conv3d(st[0], st[0], new long[] {3, 3, 3},
                         new long[] {1, stride, stride}, new long[] {1, 1, 1}, st[0], false));
                 try (PointerScope scope = new PointerScope()) {
                     depthwiseInputs.add(torch.randn(batch, st[0], 13, size, size).requires_grad_(true).retainReference());
@@ -108,12 +120,14 @@ public class X3dBenchmark {
     public double depthwiseConvs() {
         double acc = 0;
         try (PointerScope scope = new PointerScope()) {
-            for (int i = 0; i < depthwise.size(); i++) {
+            for (int i = 0; i < depthwiseLayers.size(); i++) {
                 Tensor x = depthwiseInputs.get(i);
                 if (x.grad().defined()) {
                     x.grad().zero_();
                 }
-                Tensor y = depthwise.get(i).forward(x);
+                org.bytedeco.pytorch.Conv3dImpl conv = depthwiseLayers.get(i);
+                Tensor y = route == org.dualdistill.model.x3d.DepthwiseMode.TORCH ? conv.forward(x)
+                        : org.dualdistill.model.x3d.DepthwiseConv3d.forward(x, conv.weight(), strides.get(i), 1, 1, route);
                 Tensor l = y.mul(y).mean();
                 l.backward();
                 acc += l.item_double();

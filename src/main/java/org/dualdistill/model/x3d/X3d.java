@@ -35,6 +35,10 @@ import org.dualdistill.model.VideoModel;
  * 400 classes), L 16x312 (depth factor 5.0, 6,153,384). The head pools over whatever res5 map the input gives,
  * so any clip size that survives the strides works.
  *
+ * <p>The depthwise convolutions (stem conv_xy, every conv_b) run through a {@link DepthwiseMode}: TORCH (the
+ * default) is LibTorch's conv3d, the reference; FAST decomposes them where gradients are needed (see {@link DepthwiseConv3d}
+ * for the routes measured and why no hand-written kernel is used). Both use the same parameters and state_dict.
+ *
  * <p>Owns its module tree; not thread-safe in training mode. Build with {@link #builder()} or {@link #preset}.
  */
 public final class X3d implements VideoModel {
@@ -73,6 +77,7 @@ public final class X3d implements VideoModel {
     private final List<List<Block>> stages;
     private final Head head;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile DepthwiseMode depthwise;
     private final NativeOwner own = new NativeOwner();
 
     /** The smallest input side X3D takes (its stem and four stages each halve the resolution). */
@@ -157,6 +162,7 @@ public final class X3d implements VideoModel {
         private int clipLength = 13;
         private int crop = 160;
         private long[] heads;
+        private DepthwiseMode depthwise = DepthwiseMode.TORCH;
 
         private Builder() {
         }
@@ -192,9 +198,21 @@ public final class X3d implements VideoModel {
         /** @param s crop size; @return this */
         public Builder crop(int s) { crop = s; return this; }
 
+        /**
+         * @param mode how the depthwise convolutions run ({@link DepthwiseMode#TORCH}, LibTorch's op on NCDHW and
+         *             the reference, by default: FAST did not measurably speed up the whole training step, see
+         *             benchmarks/RESULTS.md); the parameters and results are the same
+         * @return this
+         */
+        public Builder depthwise(DepthwiseMode mode) {
+            depthwise = java.util.Objects.requireNonNull(mode, "mode");
+            return this;
+        }
+
         /** @return the model; caller must close */
         public X3d build() {
-            return new X3d(new Config(numClasses, width, depth, bottleneck, se, stemDimIn, headDimOut, dropout, clipLength, crop, heads));
+            return new X3d(new Config(numClasses, width, depth, bottleneck, se, stemDimIn, headDimOut, dropout, clipLength, crop, heads),
+                    depthwise);
         }
     }
 
@@ -218,14 +236,15 @@ public final class X3d implements VideoModel {
 
     private record Block(Conv3dImpl shortcut, BatchNorm3dImpl shortcutNorm, Conv3dImpl convA, BatchNorm3dImpl normA,
                          Conv3dImpl convB, BatchNorm3dImpl normB, Conv3dImpl seReduce, Conv3dImpl seExpand,
-                         Conv3dImpl convC, BatchNorm3dImpl normC) {
+                         Conv3dImpl convC, BatchNorm3dImpl normC, long stride) {
     }
 
     private record Head(Conv3dImpl preConv, BatchNorm3dImpl preNorm, Conv3dImpl postConv, List<LinearImpl> projs) {
     }
 
-    private X3d(Config cfg) {
+    private X3d(Config cfg, DepthwiseMode depthwise) {
         this.cfg = cfg;
+        this.depthwise = depthwise;
         // Every wrapper is retained by `own`, so an enclosing PointerScope cannot free part of the tree (see NativeOwner).
         root = own.keep(new Module());
         Module blocks = reg(root, "blocks", Layers.container());
@@ -337,7 +356,7 @@ public final class X3d implements VideoModel {
         }
         Conv3dImpl convC = reg(b2, "conv_c", Layers.pointwise(inner, out, false));
         BatchNorm3dImpl normC = reg(b2, "norm_c", Layers.batchNorm3d(out));
-        return new Block(shortcut, shortcutNorm, convA, normA, convB, normB, seReduce, seExpand, convC, normC);
+        return new Block(shortcut, shortcutNorm, convA, normA, convB, normB, seReduce, seExpand, convC, normC, stride);
     }
 
     /** @return the architecture */
@@ -376,14 +395,19 @@ public final class X3d implements VideoModel {
             throw new IllegalArgumentException("clip: expected [B, 3, T, H, W] with H, W >= 32 (X3D preset input "
                     + cfg.clipLength() + "x" + cfg.crop() + "x" + cfg.crop() + "), got " + TensorBridge.shapeString(clip));
         }
-        Tensor x = torch.relu(stem.norm().forward(stem.convXy().forward(stem.convT().forward(clip))));
+        DepthwiseMode mode = depthwise;
+        // TORCH_CHANNELS_LAST converts the clip once and every layer after it keeps ChannelsLast3d
+        Tensor in = mode == DepthwiseMode.TORCH_CHANNELS_LAST ? clip.contiguous(torch.MemoryFormat.ChannelsLast3d) : clip;
+        Tensor x = depthwise(stem.convXy(), stem.convT().forward(in), 1, 0, mode);
+        x = torch.relu(stem.norm().forward(x));
         for (List<Block> stage : stages) {
             for (Block b : stage) {
-                x = block(b, x);
+                x = block(b, x, mode);
             }
         }
-        Tensor features = x;
-        Tensor h = torch.relu(head.preNorm().forward(head.preConv().forward(features)));
+        // the res5 map leaves in the layout every caller has seen so far (contiguous NCDHW); it is small
+        Tensor features = x.contiguous();
+        Tensor h = torch.relu(head.preNorm().forward(head.preConv().forward(x)));
         h = torch.adaptive_avg_pool3d(h, 1, 1, 1);
         Tensor embedding = torch.relu(head.postConv().forward(h)).flatten(1, -1);
         Tensor dropped = torch.dropout(embedding, cfg.dropout(), root.is_training());
@@ -400,9 +424,9 @@ public final class X3d implements VideoModel {
         return new ModelOutput(logits, embedding, features);
     }
 
-    private static Tensor block(Block b, Tensor x) {
+    private static Tensor block(Block b, Tensor x, DepthwiseMode mode) {
         Tensor y = torch.relu(b.normA().forward(b.convA().forward(x)));
-        y = b.normB().forward(b.convB().forward(y));
+        y = b.normB().forward(depthwise(b.convB(), y, b.stride(), 1, mode));
         if (b.seReduce() != null) {
             Tensor s = torch.adaptive_avg_pool3d(y, 1, 1, 1);
             s = torch.sigmoid(b.seExpand().forward(torch.relu(b.seReduce().forward(s))));
@@ -418,6 +442,29 @@ public final class X3d implements VideoModel {
             shortcut = b.shortcutNorm().forward(shortcut);
         }
         return torch.relu(shortcut.add(y));
+    }
+
+    /** A depthwise conv (conv_xy or conv_b) through the chosen route; TORCH is the module's own forward. */
+    private static Tensor depthwise(Conv3dImpl conv, Tensor x, long stride, long pad, DepthwiseMode mode) {
+        if (mode == DepthwiseMode.TORCH) {
+            return conv.forward(x);
+        }
+        return DepthwiseConv3d.forward(x, conv.weight(), stride, pad, pad, mode);
+    }
+
+    /** @return how the depthwise convolutions run now */
+    public DepthwiseMode depthwiseMode() {
+        return depthwise;
+    }
+
+    /**
+     * Switches the depthwise route (same parameters, same results to float tolerance); takes effect at the next
+     * {@link #forward}. Not to be called while another thread runs a forward or backward of this model.
+     *
+     * @param mode the route
+     */
+    public void depthwiseMode(DepthwiseMode mode) {
+        depthwise = java.util.Objects.requireNonNull(mode, "mode");
     }
 
     /**
