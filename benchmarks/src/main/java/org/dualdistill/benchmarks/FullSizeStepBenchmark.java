@@ -28,6 +28,9 @@ import org.dualdistill.train.CosineSchedule;
 import org.dualdistill.train.GradientClipping;
 import org.dualdistill.train.Optimizers;
 import org.dualdistill.train.TrainConfig;
+import org.dualdistill.recipe.Recipe;
+import org.dualdistill.model.ModelView;
+import org.dualdistill.distill.Teacher;
 import org.dualdistill.train.TrainingOptimizer;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -55,7 +58,7 @@ import org.openjdk.jmh.runner.IterationType;
  * <li>CNN teacher X3D-M ({@link X3d.Preset#M}: 16 x 224), eval mode, no grad;</li>
  * <li>student X3D-S ({@link X3d.Preset#S}: 13 x 160), train mode, forward + backward.</li>
  * </ul>
- * The objective is the CLI's ({@code CliSupport.objective}: the same builder calls, with the embedded config's
+ * The objective is the CLI's ({@code Recipe.objective}: the same builder calls, with the embedded config's
  * objective section, i.e. CE + DATW-weighted KD + SDD + RKD at their default weights and the default (fused)
  * backends). The optimizer is the embedded config's (SGD, nesterov, momentum 0.9) over the student and the
  * objective's trainable modules at a constant lr 0.005 with clip-norm 1.0, as in {@link DistillStepBenchmark}.
@@ -132,24 +135,11 @@ public class FullSizeStepBenchmark {
             cnnClip = torch.randn(batch, 3, m.clipLength(), m.crop(), m.crop()).mul(new Scalar(0.5)).retainReference();
             labels = torch.randint(classes, new long[] {batch}).retainReference();
         }
-        // CliSupport.objective's wiring, with the embedded config's objective section
+        // the recipe layer's wiring (what distill runs), with the embedded config's objective section
         TrainConfig cfg = TrainConfig.embeddedDemo();
-        TrainConfig.Objective o = cfg.objective();
-        DistillationObjective.Builder b = DistillationObjective.builder()
-                .studentChannels(channels(student, s.clipLength(), s.crop()))
-                .vitChannels(channels(vit, (int) vc.numFrames(), (int) vc.cropSize()))
-                .cnnChannels(channels(cnn, m.clipLength(), m.crop()))
-                .alphaCe(o.alphaCe()).alphaKd(o.alphaKd()).sddWeight(o.sddWeight()).rkdWeight(o.rkdWeight())
-                .hintWeight(o.hintWeight()).rkdDistanceWeight(o.rkdDistanceWeight()).rkdAngleWeight(o.rkdAngleWeight());
-        if (o.alignDim() > 0) {
-            b.dim(o.alignDim());
-        }
-        if (o.alignSeed() != 0) {
-            b.seed(o.alignSeed());
-        }
-        b.datw().weighting(o.weighting()).scoreMode(o.scoreMode()).normalization(o.normalization())
-                .temperature(o.temperature()).tauConf(o.tauConf()).tauWeight(o.tauWeight()).labelSmoothing(o.labelSmoothing());
-        objective = b.build();
+        objective = Recipe.objective(cfg.objective(), student, viewOf(s.clipLength(), s.crop()),
+                List.of(Teacher.of(vit, "vit"), Teacher.of(cnn, "cnn")),
+                List.of(viewOf((int) vc.numFrames(), (int) vc.cropSize()), viewOf(m.clipLength(), m.crop())));
 
         List<Module> modules = new ArrayList<>();
         modules.add(student.module());
@@ -158,14 +148,6 @@ public class FullSizeStepBenchmark {
         schedule = new CosineSchedule(LR, LR, LR, 0, 1_000_000_000L);
         vit.module().eval();
         cnn.module().eval();
-    }
-
-    /** Feature-map channels of a model for a clip of t x crop x crop, by one no-grad forward at batch 1. */
-    private static long channels(VideoModel model, int t, int crop) {
-        try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
-            model.module().eval();
-            return model.forward(torch.zeros(1, 3, t, crop, crop)).features().size(1);
-        }
     }
 
     @Setup(Level.Iteration)
@@ -287,5 +269,10 @@ public class FullSizeStepBenchmark {
         cnn.close();
         vit.close();
         student.close();
+    }
+
+    /** A view of the given frames and crop (only its size matters here: the objective reads feature channels). */
+    private static ModelView viewOf(int frames, int crop) {
+        return ModelView.of(frames, 1, crop, crop, crop, crop);
     }
 }
