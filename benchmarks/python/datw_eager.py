@@ -1,6 +1,6 @@
 """Eager-PyTorch baseline for DatwLossBenchmark: the DATW + KD + CE loss, forward and backward, at the same shapes.
 
-The math is ../../shared/REFERENCE.md section 2 with the library's defaults (weighting DATW, score PRODUCT,
+The math is ../docs/method.md with the library's defaults (weighting DATW, score PRODUCT,
 normalization SOFTMAX, T = 4, tau_c = 1, tau_w = 0.25, alpha_ce = alpha_kd = 1, no label smoothing), in float32,
 written the way a PyTorch user would: teacher statistics and weights under no_grad, KD and CE by autograd.
 

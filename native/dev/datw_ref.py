@@ -1,4 +1,4 @@
-"""Independent PyTorch reference of the DATW + KD + CE loss (../shared/REFERENCE.md section 2) and a ctypes
+"""Independent PyTorch reference of the DATW + KD + CE loss (docs/method.md) and a ctypes
 harness for libdualdistill_kernels(.so|_cuda.so).
 
 Used three ways:

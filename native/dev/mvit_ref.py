@@ -1,5 +1,4 @@
-"""Independent PyTorch reference of MViTv2 (PySlowFast's MViT with the MVITv2_S_16x4 options, ../shared/REFERENCE.md
-section 3), written from the paper (Li et al., CVPR 2022) and PySlowFast's documented behaviour, not from the Java code,
+"""Independent PyTorch reference of MViTv2 (PySlowFast's MViT with the MVITv2_S_16x4 options, configs/Kinetics/MVITv2_S_16x4.yaml), written from the paper (Li et al., CVPR 2022) and PySlowFast's documented behaviour, not from the Java code,
 with the same state_dict names as PySlowFast (and as org.dualdistill.model.mvit.MViT).
 
 Runs with Debian's python3-torch 1.13 (no safetensors package: the format is read and written by hand here).

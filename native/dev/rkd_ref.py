@@ -1,4 +1,4 @@
-"""Independent PyTorch reference of the RKD loss (../shared/REFERENCE.md section 2; jextract/dualdistill_kernels.h,
+"""Independent PyTorch reference of the RKD loss (docs/method.md; jextract/dualdistill_kernels.h,
 dd_rkd_params) and a ctypes harness for libdualdistill_kernels(.so|_cuda.so).
 
 Used three ways:

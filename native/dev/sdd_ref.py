@@ -1,4 +1,4 @@
-"""Independent PyTorch reference of the SDD loss (../shared/REFERENCE.md section 2) and a ctypes harness for
+"""Independent PyTorch reference of the SDD loss (docs/method.md) and a ctypes harness for
 dd_sdd_cpu / dd_sdd_cuda in libdualdistill_kernels(.so|_cuda.so).
 
 Used three ways:

@@ -61,7 +61,7 @@ public record DatwConfig(Weighting weighting, ScoreMode scoreMode, Normalization
         }
     }
 
-    /** @return the defaults of ../shared/REFERENCE.md section 2 */
+    /** @return the defaults of docs/method.md */
     public static DatwConfig defaults() {
         return new DatwConfig(Weighting.DATW, ScoreMode.PRODUCT, Normalization.SOFTMAX, 4.0, 1.0, 0.25, 0.5, 1e-8,
                 1.0, 1.0, 0.0, KernelBackend.AUTO, true, 0);

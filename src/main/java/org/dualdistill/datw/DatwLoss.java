@@ -24,7 +24,7 @@ import org.dualdistill.kernels.KernelException;
 /**
  * DATW (discrepancy-aware teacher weighting) knowledge distillation with cross-entropy, for K >= 1 teachers.
  *
- * <p>Per sample b, with student logits s and teacher logits t_k (../shared/REFERENCE.md section 2):
+ * <p>Per sample b, with student logits s and teacher logits t_k (docs/method.md):
  * <pre>
  *   conf_k = 1 - H(softmax(t_k / tau_c)) / log C          disc_k = (1 - cos(s, t_k)) / 2
  *   e_k    = conf_k * disc_k  (PRODUCT)  or  lambda conf_k + (1 - lambda) disc_k  (SUM)

@@ -1,7 +1,7 @@
 package org.dualdistill.datw;
 
 /**
- * How per-sample teacher weights are formed (../shared/REFERENCE.md section 2). All weights are constants for the
+ * How per-sample teacher weights are formed (docs/method.md). All weights are constants for the
  * gradient.
  */
 public enum Weighting {

@@ -23,7 +23,7 @@ import org.dualdistill.sdd.SddResult;
 import org.dualdistill.sdd.StructureDiscrepancyBranch;
 
 /**
- * The paper's full objective (../shared/REFERENCE.md section 2):
+ * The paper's full objective (docs/method.md):
  * <pre>
  *   L = a_ce L_ce + a_kd L_kd(DATW) + b L_sdd + g L_rkd + d L_hint
  * </pre>

@@ -23,7 +23,7 @@ import org.dualdistill.kernels.KernelException;
  * RKD: relational knowledge distillation on embeddings (Park, Kim, Lu and Cho, "Relational Knowledge Distillation",
  * CVPR 2019), which transfers the teacher's pairwise distances and triplet angles to the student instead of its
  * outputs. In dualdistill it carries the ViT teacher's relational structure to the CNN student
- * (../shared/REFERENCE.md section 2).
+ * (docs/method.md).
  *
  * <p>For student embeddings e^s [B, Ds] and teacher embeddings e^t [B, Dt] (the dimensions may differ; only the
  * relations among the B samples are compared), with h = SmoothL1 (beta 1):

@@ -13,7 +13,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.internal.torch.TensorBridge;
 
 /**
- * SDD's teacher feature alignment (../shared/REFERENCE.md section 2): each teacher's last-stage map is resampled
+ * SDD's teacher feature alignment (docs/method.md): each teacher's last-stage map is resampled
  * (trilinear, align_corners = false) to the student's grid and projected per position by its own
  * {@link FrozenProjection} to the common dimension D, giving a = phi_ViT(f_ViT) and b = phi_CNN(f_CNN). Both are
  * computed without gradient: teachers and projections are constants.

@@ -21,7 +21,7 @@ import org.dualdistill.internal.torch.TorchRuntime;
 
 /**
  * A frozen, seeded linear map phi: C_in -> D applied at every position of a feature map (SDD's teacher
- * projection, ../shared/REFERENCE.md section 2). Its rows are orthonormal when D <= C_in (its columns when
+ * projection, docs/method.md). Its rows are orthonormal when D <= C_in (its columns when
  * D > C_in), so it neither collapses to zero nor changes with training: it is never a parameter, never in an
  * optimizer, and {@link #apply} runs without gradient. The matrix is a pure function of (C_in, D, seed), made in
  * Java (SplittableRandom Gaussians, modified Gram-Schmidt in double), so it is identical on every platform and

@@ -13,7 +13,7 @@ import org.dualdistill.model.NativeOwner;
 
 /**
  * The optional homogeneous hint (FitNets-style) term: {@code L_hint = mean (psi(f_s) - sg(resample(f_CNN)))^2},
- * psi a learned 1x1x1 conv from the student's channels to the CNN teacher's (../shared/REFERENCE.md section 2;
+ * psi a learned 1x1x1 conv from the student's channels to the CNN teacher's (docs/method.md;
  * default weight 0). A {@link Module}: psi's parameters join the optimizer; not thread-safe; caller closes.
  */
 public final class HintLoss extends Module {

@@ -24,8 +24,8 @@ import org.dualdistill.kernels.KernelException;
 /**
  * SDD (structure discrepancy-aware distillation) loss: the student's structure discrepancy branch predicts the
  * residual between the two teachers' normalized features ("Revisiting Cross-Architecture Distillation: Adaptive
- * Dual-Teacher Transfer for Lightweight Video Models", Peng et al., arXiv 2511.09469; ../shared/REFERENCE.md
- * section 2).
+ * Dual-Teacher Transfer for Lightweight Video Models", Peng et al., arXiv 2511.09469; the
+ * formulas: docs/method.md).
  *
  * <p>With rHat, a, b of shape [B, D, ...positions] (for X3D-S res5: [B, 192, 13, 5, 5]), a = phi_ViT(f_ViT) and
  * b = phi_CNN(f_CNN) the projected, resampled teacher features, P the number of positions and N = B D P:

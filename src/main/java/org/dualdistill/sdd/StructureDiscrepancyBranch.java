@@ -17,7 +17,7 @@ import org.dualdistill.model.NativeOwner;
 
 /**
  * The Structure Discrepancy Branch (SDB) of SDD: a training-only head on the student's last-stage feature map that
- * predicts the residual between the projected ViT and CNN teacher features (../shared/REFERENCE.md section 2).
+ * predicts the residual between the projected ViT and CNN teacher features (docs/method.md).
  * <pre>
  *   x [B, C, T, H, W]
  *   -> non-local block (embedded Gaussian): theta, phi, g = 1x1x1 convs C -> C/2;
