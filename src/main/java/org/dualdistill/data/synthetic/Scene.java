@@ -115,25 +115,19 @@ final class Scene {
 
     // ---------------------------------------------------------------- sampling
 
-    /**
-     * Samples the scene of one video.
-     *
-     * @param cls    the action (its pair's motion, reversed for the reversed member)
-     * @param seed   the video's seed
-     * @param frames T
-     * @param cfg    size and distractor settings
-     */
-    static Scene sample(ActionClass cls, long seed, int frames, SyntheticConfig cfg) {
-        SplittableRandom rnd = new SplittableRandom(seed);
-        int w = cfg.width();
-        int h = cfg.height();
-        double minDim = Math.min(w, h);
-        boolean darkBackground = rnd.nextBoolean();
+    /** A sampled static background: the texture kind, its two colours, its parameters and its blob grid. */
+    record Background(Texture texture, double[] bg0, double[] bg1, double[] tex, double[][] grid) {
+    }
 
-        // background: two low-saturation colours and a texture that may drift in any direction
-        Texture texture = Texture.values()[rnd.nextInt(Texture.values().length)];
-        double[] bg0 = hsv(rnd.nextDouble(), rnd.nextDouble(0, 0.5), darkBackground ? rnd.nextDouble(0.08, 0.3) : rnd.nextDouble(0.6, 0.85));
-        double[] bg1 = hsv(rnd.nextDouble(), rnd.nextDouble(0, 0.5), darkBackground ? rnd.nextDouble(0.25, 0.45) : rnd.nextDouble(0.45, 0.7));
+    /**
+     * Samples a background, drawing from {@code rnd} in a fixed order (so a seed gives the same pixels wherever it is
+     * used): the texture among {@code textures}, two low-saturation colours (dark or light), two grating directions
+     * and periods, the checker/blob cell, and an 8x8 blob grid.
+     */
+    static Background background(SplittableRandom rnd, double minDim, Texture[] textures, boolean dark) {
+        Texture texture = textures[rnd.nextInt(textures.length)];
+        double[] bg0 = hsv(rnd.nextDouble(), rnd.nextDouble(0, 0.5), dark ? rnd.nextDouble(0.08, 0.3) : rnd.nextDouble(0.6, 0.85));
+        double[] bg1 = hsv(rnd.nextDouble(), rnd.nextDouble(0, 0.5), dark ? rnd.nextDouble(0.25, 0.45) : rnd.nextDouble(0.45, 0.7));
         double[] tex = new double[8];
         double period = rnd.nextDouble(0.15, 0.5) * minDim;
         double dir = rnd.nextDouble(0, Math.PI);
@@ -153,6 +147,26 @@ final class Scene {
                 row[i] = rnd.nextDouble();
             }
         }
+        return new Background(texture, bg0, bg1, tex, grid);
+    }
+
+    /**
+     * Samples the scene of one video.
+     *
+     * @param cls    the action (its pair's motion, reversed for the reversed member)
+     * @param seed   the video's seed
+     * @param frames T
+     * @param cfg    size and distractor settings
+     */
+    static Scene sample(ActionClass cls, long seed, int frames, SyntheticConfig cfg) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int w = cfg.width();
+        int h = cfg.height();
+        double minDim = Math.min(w, h);
+        boolean darkBackground = rnd.nextBoolean();
+
+        // background: two low-saturation colours and a texture that may drift in any direction
+        Background bg = background(rnd, minDim, Texture.values(), darkBackground);
         double bgSpeed = cfg.movingBackground() ? rnd.nextDouble(0.1, 1.0) : 0;
         double bgDir = rnd.nextDouble(0, 2 * Math.PI);
         double[] bgDx = new double[frames];
@@ -201,7 +215,7 @@ final class Scene {
         }
 
         List<Sprite> actors = actors(cls.motion(), rnd, frames, w, h, darkBackground);
-        Scene forward = new Scene(w, h, frames, texture, bg0, bg1, tex, grid, bgDx, bgDy, jx, jy, bright, noiseSeeds, cfg.noise(),
+        Scene forward = new Scene(w, h, frames, bg.texture(), bg.bg0(), bg.bg1(), bg.tex(), bg.grid(), bgDx, bgDy, jx, jy, bright, noiseSeeds, cfg.noise(),
                 distractors, actors);
         return cls.reversed() ? forward.reversed() : forward;
     }

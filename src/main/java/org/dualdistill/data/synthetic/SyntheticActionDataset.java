@@ -100,7 +100,8 @@ public final class SyntheticActionDataset {
                 jobs.add(new Job(new SyntheticVideo(file, c, cfg.labelOf(c), frames, seed, t), cfg));
             }
         }
-        runAll(jobs, cfg.threads(), onDone);
+        RenderJobs.runAll(jobs, cfg.threads(), onDone == null ? null : i -> onDone.accept(jobs.get(i).video),
+                "synthetic-dataset", "synthetic video generation failed", "interrupted while generating the synthetic dataset");
         List<SyntheticVideo> videos = jobs.stream().map(j -> j.video).toList();
         writeSplits(root, cfg, classes, videos);
         StringBuilder names = new StringBuilder();
@@ -133,7 +134,7 @@ public final class SyntheticActionDataset {
     }
 
     /** One video to render and encode. */
-    private static final class Job {
+    private static final class Job implements RenderJobs.Job {
         final SyntheticVideo video;
         final SyntheticConfig cfg;
 
@@ -142,7 +143,8 @@ public final class SyntheticActionDataset {
             this.cfg = cfg;
         }
 
-        void run() throws IOException {
+        @Override
+        public void run() throws IOException {
             Scene scene = Scene.sample(video.actionClass(), video.seed(), video.frames(), cfg);
             VideoCodec codec = switch (cfg.format()) {
                 case MPEG4_AVI -> VideoCodec.MPEG4;
@@ -151,63 +153,7 @@ public final class SyntheticActionDataset {
             };
             EncoderOptions o = EncoderOptions.builder(codec, cfg.width(), cfg.height()).optFrameRate(cfg.frameRate()).optQuality(cfg.quality())
                     .optGopSize(12).optThreads(1).build();
-            try (VideoEncoder enc = VideoEncoder.open(video.file(), o)) {
-                for (int t = 0; t < video.frames(); t++) {
-                    enc.writeFrame(scene.render(t));
-                }
-            }
-        }
-    }
-
-    private static void runAll(List<Job> jobs, int threads, java.util.function.Consumer<SyntheticVideo> onDone)
-            throws IOException {
-        if (threads == 1) {
-            for (Job j : jobs) {
-                j.run();
-                if (onDone != null) {
-                    onDone.accept(j.video);
-                }
-            }
-            return;
-        }
-        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "synthetic-dataset");
-            t.setDaemon(true);
-            return t;
-        });
-        try {
-            List<Future<?>> futures = new ArrayList<>();
-            for (Job j : jobs) {
-                futures.add(pool.submit(() -> {
-                    try {
-                        j.run();
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
-                }));
-            }
-            for (int i = 0; i < futures.size(); i++) {
-                Future<?> f = futures.get(i);
-                try {
-                    f.get();
-                    if (onDone != null) {
-                        onDone.accept(jobs.get(i).video);
-                    }
-                } catch (ExecutionException e) {
-                    if (e.getCause() instanceof UncheckedIOException u) {
-                        throw u.getCause();
-                    }
-                    if (e.getCause() instanceof RuntimeException r) {
-                        throw r;
-                    }
-                    throw new IOException("synthetic video generation failed", e.getCause());
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted while generating the synthetic dataset", e);
-                }
-            }
-        } finally {
-            pool.shutdownNow();
+            RenderJobs.encode(scene, video.frames(), video.file(), o);
         }
     }
 

@@ -70,7 +70,8 @@ public final class SyntheticWorld {
         List<Job> jobs = new ArrayList<>();
         WorldStage source = plan(root, cfg, WorldDomain.SOURCE, jobs);
         WorldStage target = plan(root, cfg, WorldDomain.TARGET, jobs);
-        runAll(jobs, cfg.threads());
+        RenderJobs.runAll(jobs, cfg.threads(), null, "synthetic-world", "synthetic world generation failed",
+                "interrupted while generating the synthetic world");
         for (WorldStage s : List.of(source, target)) {
             writeStageFiles(s);
         }
@@ -258,60 +259,13 @@ public final class SyntheticWorld {
     }
 
     /** One video to render and encode. */
-    private record Job(WorldVideo video, WorldDomain domain, WorldConfig cfg) {
-        void run() throws IOException {
+    private record Job(WorldVideo video, WorldDomain domain, WorldConfig cfg) implements RenderJobs.Job {
+        @Override
+        public void run() throws IOException {
             Scene scene = WorldScene.sample(video.worldClass(), domain, video.seed(), video.frames(), cfg, Double.NaN);
             EncoderOptions o = EncoderOptions.builder(VideoCodec.MPEG4, cfg.width(), cfg.height()).optFrameRate(cfg.frameRate())
                     .optQuality(cfg.quality()).optGopSize(12).optThreads(1).build();
-            try (VideoEncoder enc = VideoEncoder.open(video.file(), o)) {
-                for (int t = 0; t < video.frames(); t++) {
-                    enc.writeFrame(scene.render(t));
-                }
-            }
-        }
-    }
-
-    private static void runAll(List<Job> jobs, int threads) throws IOException {
-        if (threads == 1) {
-            for (Job j : jobs) {
-                j.run();
-            }
-            return;
-        }
-        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "synthetic-world");
-            t.setDaemon(true);
-            return t;
-        });
-        try {
-            List<Future<?>> futures = new ArrayList<>();
-            for (Job j : jobs) {
-                futures.add(pool.submit(() -> {
-                    try {
-                        j.run();
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
-                }));
-            }
-            for (Future<?> f : futures) {
-                try {
-                    f.get();
-                } catch (ExecutionException e) {
-                    if (e.getCause() instanceof UncheckedIOException u) {
-                        throw u.getCause();
-                    }
-                    if (e.getCause() instanceof RuntimeException r) {
-                        throw r;
-                    }
-                    throw new IOException("synthetic world generation failed", e.getCause());
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted while generating the synthetic world", e);
-                }
-            }
-        } finally {
-            pool.shutdownNow();
+            RenderJobs.encode(scene, video.frames(), video.file(), o);
         }
     }
 }

@@ -38,29 +38,7 @@ final class WorldScene {
         int h = cfg.height();
         double minDim = Math.min(w, h);
         boolean dark = rnd.nextBoolean();
-        Scene.Texture[] textures = domain.textures();
-        Scene.Texture texture = textures[rnd.nextInt(textures.length)];
-        double[] bg0 = Scene.hsv(rnd.nextDouble(), rnd.nextDouble(0, 0.5), dark ? rnd.nextDouble(0.08, 0.3) : rnd.nextDouble(0.6, 0.85));
-        double[] bg1 = Scene.hsv(rnd.nextDouble(), rnd.nextDouble(0, 0.5), dark ? rnd.nextDouble(0.25, 0.45) : rnd.nextDouble(0.45, 0.7));
-        double[] tex = new double[8];
-        double period = rnd.nextDouble(0.15, 0.5) * minDim;
-        double dir = rnd.nextDouble(0, Math.PI);
-        tex[0] = 2 * Math.PI / period * Math.cos(dir);
-        tex[1] = 2 * Math.PI / period * Math.sin(dir);
-        tex[2] = rnd.nextDouble(0, 2 * Math.PI);
-        double period2 = rnd.nextDouble(0.2, 0.7) * minDim;
-        double dir2 = rnd.nextDouble(0, Math.PI);
-        tex[3] = 2 * Math.PI / period2 * Math.cos(dir2);
-        tex[4] = 2 * Math.PI / period2 * Math.sin(dir2);
-        tex[5] = rnd.nextDouble(0, 2 * Math.PI);
-        tex[6] = rnd.nextDouble(0.08, 0.25) * minDim;
-        tex[7] = rnd.nextDouble(0, 2 * Math.PI);
-        double[][] grid = new double[8][8];
-        for (double[] row : grid) {
-            for (int i = 0; i < row.length; i++) {
-                row[i] = rnd.nextDouble();
-            }
-        }
+        Scene.Background bg = Scene.background(rnd, minDim, domain.textures(), dark);
         double[] still = new double[frames]; // static backgrounds
         double[] jx = new double[frames];
         double[] jy = new double[frames];
@@ -78,7 +56,7 @@ final class WorldScene {
         List<Scene.Sprite> actors = cls.family() == ClassFamily.RELATION
                 ? relation(cls, domain, rnd, frames, w, h, dark, basePhase)
                 : local(cls, rnd, frames, w, h, dark);
-        return new Scene(w, h, frames, texture, bg0, bg1, tex, grid, still, still.clone(), jx, jy, bright, noiseSeeds, cfg.noise(),
+        return new Scene(w, h, frames, bg.texture(), bg.bg0(), bg.bg1(), bg.tex(), bg.grid(), still, still.clone(), jx, jy, bright, noiseSeeds, cfg.noise(),
                 List.of(), actors);
     }
 
