@@ -29,6 +29,7 @@ import org.dualdistill.model.io.SafeTensors;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.dualdistill.testing.CliRun;
 
 /**
  * What a user sees when things go wrong, through the CLI entry point: a diverging run, a dataset with no or few
@@ -53,7 +54,7 @@ class FailureBehaviourTest {
     @BeforeAll
     static void generate() {
         data = shared.resolve("data");
-        DistillCommandTest.Result g = DistillCommandTest.run("generate", "--out", data.toString(), "--classes", "4",
+        CliRun.Result g = CliRun.run("generate", "--out", data.toString(), "--classes", "4",
                 "--videos-per-class", "6", "--size", "32", "--frames", "8", "12", "--seed", "11");
         assertEquals(0, g.code(), g.err());
     }
@@ -70,7 +71,7 @@ class FailureBehaviourTest {
     }
 
     /** @return the lines of stderr starting with "distill:" (the failure lines) */
-    private static List<String> failureLines(DistillCommandTest.Result r) {
+    private static List<String> failureLines(CliRun.Result r) {
         return r.err().lines().filter(l -> l.startsWith("distill:") && !l.startsWith("distill: warning:")).toList();
     }
 
@@ -109,7 +110,7 @@ class FailureBehaviourTest {
         return newest;
     }
 
-    private void assertDivergedCleanly(DistillCommandTest.Result r, Path out, boolean ceOnly) throws Exception {
+    private void assertDivergedCleanly(CliRun.Result r, Path out, boolean ceOnly) throws Exception {
         assertEquals(2, r.code(), r.out() + r.err());
         List<String> lines = failureLines(r);
         assertEquals(1, lines.size(), r.err());
@@ -134,14 +135,14 @@ class FailureBehaviourTest {
     @Test
     void crossEntropyAtLr1e6StopsAtTheDivergingStepWithExit2() throws Exception {
         Path out = dir.resolve("run");
-        DistillCommandTest.Result r = DistillCommandTest.run(distill(out, "--ce-only", "--lr", "1e6", "--epochs", "5"));
+        CliRun.Result r = CliRun.run(distill(out, "--ce-only", "--lr", "1e6", "--epochs", "5"));
         assertDivergedCleanly(r, out, true);
     }
 
     @Test
     void distillationAtLr1e6StopsNamingTheTerm() throws Exception {
         Path out = dir.resolve("run");
-        DistillCommandTest.Result r = DistillCommandTest.run(distill(out, "--lr", "1e6", "--epochs", "5",
+        CliRun.Result r = CliRun.run(distill(out, "--lr", "1e6", "--epochs", "5",
                 "--allow-untrained-teachers"));
         assertDivergedCleanly(r, out, false);
     }
@@ -173,7 +174,7 @@ class FailureBehaviourTest {
     void noUsableVideoIsOneLineAndExit2() throws Exception {
         Path bad = breakVideos(Hmdb51Dataset.builder(data).optSubset(Hmdb51Dataset.Subset.TRAIN).build().size());
         Path out = dir.resolve("run");
-        DistillCommandTest.Result r = DistillCommandTest.run("distill", "--data", bad.toString(), "--epochs", "1", "--batch", "4",
+        CliRun.Result r = CliRun.run("distill", "--data", bad.toString(), "--epochs", "1", "--batch", "4",
                 "--ce-only", "--out", out.toString());
         assertEquals(2, r.code(), r.out() + r.err());
         List<String> lines = failureLines(r);
@@ -189,7 +190,7 @@ class FailureBehaviourTest {
     void aPartlyBrokenDatasetTrainsAndReportsItsCount() throws Exception {
         Path bad = breakVideos(1);
         Path out = dir.resolve("run");
-        DistillCommandTest.Result r = DistillCommandTest.run("distill", "--data", bad.toString(), "--epochs", "1", "--batch", "4",
+        CliRun.Result r = CliRun.run("distill", "--data", bad.toString(), "--epochs", "1", "--batch", "4",
                 "--ce-only", "--set", "run.logEvery=100", "--out", out.toString());
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("top-1"), r.out());
@@ -200,7 +201,7 @@ class FailureBehaviourTest {
     @Test
     void resumeKeepsTheHistoryAndPassesOverADamagedNewestCheckpoint() throws Exception {
         Path out = dir.resolve("run");
-        DistillCommandTest.Result full = DistillCommandTest.run(distill(out, "--ce-only", "--epochs", "2"));
+        CliRun.Result full = CliRun.run(distill(out, "--ce-only", "--epochs", "2"));
         assertEquals(0, full.code(), full.err());
         List<String> before = Files.readAllLines(out.resolve("metrics.jsonl"));
         int perEpoch = records(out.resolve("metrics.jsonl"), "step").size() / 2;
@@ -209,7 +210,7 @@ class FailureBehaviourTest {
         byte[] b = Files.readAllBytes(w);
         b[b.length - 9] ^= 0x01;
         Files.write(w, b);
-        DistillCommandTest.Result again = DistillCommandTest.run(distill(out, "--ce-only", "--epochs", "2", "--resume",
+        CliRun.Result again = CliRun.run(distill(out, "--ce-only", "--epochs", "2", "--resume",
                 out.resolve("checkpoints").toString()));
         assertEquals(0, again.code(), again.err());
         assertTrue(again.err().contains("epoch-0002") && again.err().contains("damaged"), again.err());
@@ -224,7 +225,7 @@ class FailureBehaviourTest {
 
     @Test
     void tooSmallCropNamesTheKey() {
-        DistillCommandTest.Result r = DistillCommandTest.run("distill", "--data", data.toString(), "--epochs", "1",
+        CliRun.Result r = CliRun.run("distill", "--data", data.toString(), "--epochs", "1",
                 "--ce-only", "--set", "model.view.crop=16");
         assertEquals(2, r.code(), r.err());
         assertEquals(List.of("distill: model.view.crop: must be >= 32 for x3d_demo (X3D's five stride-2 stages), got 16"),
@@ -234,7 +235,7 @@ class FailureBehaviourTest {
     @Test
     void outNamingAFileSaysSo() throws Exception {
         Path f = Files.writeString(dir.resolve("a-file"), "x");
-        DistillCommandTest.Result r = DistillCommandTest.run(distill(f, "--ce-only", "--epochs", "1"));
+        CliRun.Result r = CliRun.run(distill(f, "--ce-only", "--epochs", "1"));
         assertEquals(2, r.code(), r.err());
         assertEquals(List.of("distill: " + f.toAbsolutePath() + ": exists and is not a folder (the run's output must be a "
                 + "folder; choose another path)"), failureLines(r));
@@ -253,7 +254,7 @@ class FailureBehaviourTest {
             b[i] ^= (byte) 0x7f; // exponent bits: some weights become huge, NaN or infinite
         }
         Files.write(file, b);
-        DistillCommandTest.Result r = DistillCommandTest.run(distill(null, "--epochs", "1", "--allow-untrained-teachers",
+        CliRun.Result r = CliRun.run(distill(null, "--epochs", "1", "--allow-untrained-teachers",
                 "--cnn-teacher", file.toString()));
         assertEquals(2, r.code(), r.err());
         List<String> lines = failureLines(r);

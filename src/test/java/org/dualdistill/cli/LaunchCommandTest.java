@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.dualdistill.testing.CliRun;
 
 /**
  * {@code dualdistill launch --nproc-per-node 2 -- distill ...} as a user runs it: two rank JVMs on loopback, rank 0
@@ -25,12 +26,12 @@ class LaunchCommandTest {
     @Timeout(value = 150, unit = TimeUnit.SECONDS)
     void launchesTwoDistillRanksAndTheCheckpointResumesInOneProcess() throws Exception {
         Path data = dir.resolve("data"); // 6 training videos: 3 per rank, one batch of 3 (RKD needs >= 2 clips)
-        DistillCommandTest.Result g = DistillCommandTest.run("generate", "--out", data.toString(), "--classes", "2",
+        CliRun.Result g = CliRun.run("generate", "--out", data.toString(), "--classes", "2",
                 "--videos-per-class", "4", "--size", "32", "--frames", "8", "10", "--seed", "4");
         assertEquals(0, g.code(), g.err());
         Path run = dir.resolve("run");
         Path logs = dir.resolve("logs");
-        DistillCommandTest.Result r = DistillCommandTest.run("launch", "--nproc-per-node", "2", "--master-port", "0",
+        CliRun.Result r = CliRun.run("launch", "--nproc-per-node", "2", "--master-port", "0",
                 "--log-dir", logs.toString(), "--", "distill", "--data", data.toString(), "--epochs", "1", "--batch", "3",
                 "--seed", "3", "--allow-untrained-teachers", "--set", "run.logEvery=100", "--dist-timeout", "30",
                 "--out", run.toString());
@@ -42,7 +43,7 @@ class LaunchCommandTest {
         assertTrue(Files.isDirectory(run.resolve("checkpoints/epoch-0001")), log0);
         assertTrue(Files.isRegularFile(run.resolve("metrics.jsonl")));
 
-        DistillCommandTest.Result again = DistillCommandTest.run("distill", "--data", data.toString(), "--epochs", "2",
+        CliRun.Result again = CliRun.run("distill", "--data", data.toString(), "--epochs", "2",
                 "--batch", "4", "--seed", "3", "--allow-untrained-teachers", "--set", "run.logEvery=100",
                 "--resume", run.resolve("checkpoints").toString(), "--out", dir.resolve("run2").toString());
         assertEquals(0, again.code(), again.out() + again.err());
@@ -52,7 +53,7 @@ class LaunchCommandTest {
 
     @Test
     void rejectsBadLaunchFlags() {
-        DistillCommandTest.Result r = DistillCommandTest.run("launch", "--nnodes", "2", "--node-rank", "2", "--", "info");
+        CliRun.Result r = CliRun.run("launch", "--nnodes", "2", "--node-rank", "2", "--", "info");
         assertEquals(2, r.code());
         assertTrue(r.err().contains("node-rank"), r.err());
     }

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
+import org.dualdistill.testing.CliRun;
 
 /**
  * The whole CLI pipeline on a tiny generated dataset, as a user runs it: train-teacher (both archs) -> distill with
@@ -38,8 +39,8 @@ class PipelineCommandsTest {
     static Path dir;
     static Path data;
 
-    static DistillCommandTest.Result run(String... args) {
-        return DistillCommandTest.run(args);
+    static CliRun.Result run(String... args) {
+        return CliRun.run(args);
     }
 
     static String[] with(String[] head, String... tail) {
@@ -57,7 +58,7 @@ class PipelineCommandsTest {
         assertEquals(0, g.code(), g.err());
     }
 
-    private static void assertCleanError(DistillCommandTest.Result r, String mustContain) {
+    private static void assertCleanError(CliRun.Result r, String mustContain) {
         assertEquals(2, r.code(), r.out() + r.err());
         assertTrue(r.err().contains(mustContain), r.err());
         assertFalse(r.err().contains("Exception") || r.err().contains("\tat "), r.err());

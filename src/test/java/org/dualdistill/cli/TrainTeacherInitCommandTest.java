@@ -19,6 +19,7 @@ import org.dualdistill.recipe.TeacherFile;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.dualdistill.testing.CliRun;
 
 /**
  * The paper's first step end to end through the CLI: {@code train-teacher --arch x3d_demo --init K400.pyth --from
@@ -41,14 +42,14 @@ class TrainTeacherInitCommandTest {
     @BeforeAll
     static void generate() throws Exception {
         data = dir.resolve("data");
-        var g = DistillCommandTest.run("generate", "--out", data.toString(), "--classes", "3", "--videos-per-class", "3",
+        var g = CliRun.run("generate", "--out", data.toString(), "--classes", "3", "--videos-per-class", "3",
                 "--size", "32", "--frames", "8", "10", "--seed", "9");
         assertEquals(0, g.code(), g.err());
         k400 = WeightsCommandTest.fixture("checkpoints/x3d_demo_k400_pyslowfast.pyth");
     }
 
-    private static DistillCommandTest.Result trainTeacher(String arch, String from, Path out) {
-        return DistillCommandTest.run(PipelineCommandsTest.with(new String[] {"train-teacher", "--arch", arch,
+    private static CliRun.Result trainTeacher(String arch, String from, Path out) {
+        return CliRun.run(PipelineCommandsTest.with(new String[] {"train-teacher", "--arch", arch,
                 "--init", k400.toString(), "--from", from, "--data", data.toString(), "--out", out.toString()}, FROZEN));
     }
 
@@ -116,7 +117,7 @@ class TrainTeacherInitCommandTest {
         assertFalse(Files.exists(dir.resolve("wrong-arch").resolve(TeacherFile.FILE)));
     }
 
-    private static void assertCleanError(DistillCommandTest.Result r, String key) {
+    private static void assertCleanError(CliRun.Result r, String key) {
         assertEquals(2, r.code(), r.out() + r.err());
         String err = r.err().strip();
         assertTrue(err.startsWith("train-teacher: ") && err.contains(k400.toString()) && err.contains(key), err);

@@ -1,11 +1,10 @@
 package org.dualdistill.cli;
 
+import static org.dualdistill.testing.CliRun.run;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,28 +22,11 @@ import org.dualdistill.model.io.Zoo;
 import org.dualdistill.model.x3d.X3d;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.dualdistill.testing.CliRun;
+import org.dualdistill.testing.CliRun.Result;
 
 /** {@code dualdistill weights inspect | convert | export-pytorch} on PyTorch-made fixtures. */
 class WeightsCommandTest {
-    record Result(int code, String out, String err) {
-    }
-
-    static Result run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code;
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            code = Main.run(args);
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
 
     static Path fixture(String name) throws Exception {
         return Path.of(WeightsCommandTest.class.getResource("/fixtures/" + name).toURI());

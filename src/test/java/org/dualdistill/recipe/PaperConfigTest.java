@@ -1,20 +1,18 @@
 package org.dualdistill.recipe;
 
+import static org.dualdistill.testing.CliRun.run;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.dualdistill.cli.Main;
 import org.dualdistill.model.ModelView;
 import org.dualdistill.model.ModelZoo;
 import org.dualdistill.train.Checkpoint;
@@ -22,6 +20,8 @@ import org.dualdistill.train.TrainConfig;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.dualdistill.testing.CliRun;
+import org.dualdistill.testing.CliRun.Result;
 
 /**
  * The paper's trio from examples/configs/x3d_s-mvitv2_s-x3d_m.yaml, through the CLI on CPU: the dry run's plan, and one
@@ -37,25 +37,6 @@ class PaperConfigTest {
     static Path dir;
     static Path data;
 
-    record Result(int code, String out, String err) {
-    }
-
-    static Result run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-        int code;
-        try {
-            code = Main.run(args);
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
 
     @BeforeAll
     static void generate() {
