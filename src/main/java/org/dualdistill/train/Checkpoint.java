@@ -154,8 +154,7 @@ public final class Checkpoint {
     static void requireFinite(Path dir, String role, Module module) throws CheckpointException {
         String bad = firstNonFinite(module);
         if (bad != null) {
-            throw new CheckpointException(dir, "not written: " + role + " tensor '" + bad + "' holds NaN or infinity "
-                    + "(the run diverged); the existing checkpoints are kept", null);
+            throw CheckpointException.nonFiniteState(dir, role + " tensor '" + bad + "'");
         }
     }
 
@@ -165,7 +164,7 @@ public final class Checkpoint {
      *         finite: one fused reduction (an isfinite-all per tensor, stacked, reduced, one host synchronisation);
      *         the per-tensor search that names the offender runs only when it fails
      */
-    static String firstNonFinite(Module module) {
+    private static String firstNonFinite(Module module) {
         try (PointerScope scope = new PointerScope()) {
             List<String> names = new ArrayList<>();
             TensorVector flags = new TensorVector();

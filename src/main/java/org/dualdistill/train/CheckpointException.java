@@ -11,6 +11,7 @@ public final class CheckpointException extends IOException {
     private static final long serialVersionUID = 1L;
 
     private final transient Path file;
+    private final String nonFiniteTensor;
 
     /**
      * @param file   the offending file (or the checkpoint folder)
@@ -18,8 +19,30 @@ public final class CheckpointException extends IOException {
      * @param cause  the underlying error or null
      */
     public CheckpointException(Path file, String reason, Throwable cause) {
+        this(file, reason, cause, null);
+    }
+
+    private CheckpointException(Path file, String reason, Throwable cause, String nonFiniteTensor) {
         super(file + ": " + reason, cause);
         this.file = file;
+        this.nonFiniteTensor = nonFiniteTensor;
+    }
+
+    /**
+     * A checkpoint that was not written because the state holds NaN or infinity.
+     *
+     * @param dir    the checkpoint folder
+     * @param tensor the first offending tensor, as {@code <role> tensor '<name>'}
+     * @return the exception
+     */
+    static CheckpointException nonFiniteState(Path dir, String tensor) {
+        return new CheckpointException(dir, "not written: " + tensor + " holds NaN or infinity (the run diverged); the "
+                + "existing checkpoints are kept", null, tensor);
+    }
+
+    /** @return {@code <role> tensor '<name>'} when the checkpoint was refused for a non-finite state, else null */
+    public String nonFiniteTensor() {
+        return nonFiniteTensor;
     }
 
     /** @return the offending file */

@@ -267,19 +267,19 @@ public final class Trainer implements AutoCloseable {
     }
 
     private void saveCheckpoint(Path dir, int completedEpochs, long batchInEpoch, Map<String, Double> m) throws IOException {
-        // a finite loss can still leave the state non-finite (an overflowing BatchNorm running_var, say): that is the
-        // divergence, at this step; Checkpoint.save would refuse the folder anyway
-        for (Module mod : trainableModules()) {
-            String bad = Checkpoint.firstNonFinite(mod);
-            if (bad != null) {
-                throw new NonFiniteException(step, NonFiniteException.MODEL_STATE, Double.NaN, lastLr, 0,
-                        (mod == student.module() ? "student" : "objective") + " tensor '" + bad
-                                + "' holds NaN or infinity after this step's update");
-            }
-        }
         Map<String, Long> seeds = batchInEpoch == 0 ? Map.of() : Map.of(BATCH_IN_EPOCH, batchInEpoch);
-        Checkpoint.save(dir, student.module(), objective, optimizer,
-                new Checkpoint.State(completedEpochs, step, schedule.step(), seeds, m), configJson);
+        try {
+            Checkpoint.save(dir, student.module(), objective, optimizer,
+                    new Checkpoint.State(completedEpochs, step, schedule.step(), seeds, m), configJson);
+        } catch (CheckpointException e) {
+            // a finite loss can still leave the state non-finite (an overflowing BatchNorm running_var, say): that is
+            // the divergence, at this step (Checkpoint.save checked the state and wrote nothing)
+            if (e.nonFiniteTensor() == null) {
+                throw e;
+            }
+            throw new NonFiniteException(step, NonFiniteException.MODEL_STATE, Double.NaN, lastLr, 0,
+                    e.nonFiniteTensor() + " holds NaN or infinity after this step's update");
+        }
     }
 
     /** @param completedEpochs epochs completed @return the folder {@link #fit} writes that epoch's checkpoint to */
