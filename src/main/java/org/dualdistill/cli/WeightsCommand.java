@@ -49,11 +49,7 @@ final class WeightsCommand implements Callable<Integer> {
         return switch (family) {
             case "x3d" -> X3dKeys.from(zoo);
             case "mvit" -> MViTKeys.from(zoo);
-            case "slowfast" -> switch (zoo) {
-                case DUALDISTILL, PYTORCHVIDEO -> org.dualdistill.model.slowfast.SlowFastKeys::fromPytorchvideo;
-                case PYSLOWFAST -> org.dualdistill.model.slowfast.SlowFastKeys::fromPySlowFast;
-                case TORCHVISION -> throw new IllegalArgumentException("torchvision has no SlowFast");
-            };
+            case "slowfast" -> org.dualdistill.model.slowfast.SlowFastKeys.from(zoo);
             default -> throw new IllegalArgumentException("unknown --arch '" + arch + "' (a registry name: "
                     + String.join(", ", org.dualdistill.model.ModelZoo.names()) + ")");
         };

@@ -459,13 +459,7 @@ public final class SlowFast implements VideoModel {
     /** {@inheritDoc} SlowFast: pytorchvideo (our names) and PySlowFast ({@link SlowFastKeys}). */
     @Override
     public org.dualdistill.model.io.KeyMap keyMap(org.dualdistill.model.io.Zoo zoo) {
-        return switch (zoo) {
-            case DUALDISTILL -> k -> k.startsWith("module.") ? k.substring(7) : k;
-            case PYTORCHVIDEO -> SlowFastKeys::fromPytorchvideo;
-            case PYSLOWFAST -> SlowFastKeys::fromPySlowFast;
-            case TORCHVISION -> throw new IllegalArgumentException(
-                    "torchvision has no SlowFast; use --from pytorchvideo or pyslowfast");
-        };
+        return SlowFastKeys.from(zoo);
     }
 
     private void open() {

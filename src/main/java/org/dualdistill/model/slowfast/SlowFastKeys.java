@@ -132,4 +132,19 @@ public final class SlowFastKeys {
         }
         return null;
     }
+
+    /**
+     * @param zoo where a checkpoint comes from
+     * @return the map from its names to ours (pytorchvideo's are ours; a DDP {@code module.} prefix is dropped)
+     * @throws IllegalArgumentException for torchvision, which has no SlowFast
+     */
+    public static org.dualdistill.model.io.KeyMap from(org.dualdistill.model.io.Zoo zoo) {
+        return switch (zoo) {
+            case DUALDISTILL -> k -> k.startsWith("module.") ? k.substring(7) : k;
+            case PYTORCHVIDEO -> SlowFastKeys::fromPytorchvideo;
+            case PYSLOWFAST -> SlowFastKeys::fromPySlowFast;
+            case TORCHVISION -> throw new IllegalArgumentException(
+                    "torchvision has no SlowFast; use --from pytorchvideo or pyslowfast");
+        };
+    }
 }
