@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* Bumped on every change to a struct layout, an enum value or a function signature. */
-#define DD_ABI_VERSION 2
+#define DD_ABI_VERSION 3
 
 /* Largest number of teachers one DATW call fuses. */
 #define DD_MAX_TEACHERS 8
@@ -45,7 +45,8 @@ enum {
     DD_ERR_BAD_STRIDE = 9,         /* a row stride is smaller than the row */
     DD_ERR_LABELS_REQUIRED = 10,   /* the weighting (camkd) or a CE weight needs labels */
     DD_ERR_CUDA_UNAVAILABLE = 11,  /* no CUDA driver or device */
-    DD_ERR_CUDA_LAUNCH = 12        /* a kernel launch failed */
+    DD_ERR_CUDA_LAUNCH = 12,       /* a kernel launch failed */
+    DD_ERR_OUT_OF_MEMORY = 13      /* a host scratch allocation failed */
 };
 
 /* ---- element types ---------------------------------------------------------------------------------------- */
@@ -185,6 +186,41 @@ typedef struct dd_rkd_params {
     void *stream;                                /* CUDA only: cudaStream_t */
 } dd_rkd_params;
 
+/* ---- depthwise Conv3d ------------------------------------------------------------------------------------ */
+enum {
+    DD_DWCONV_FORWARD = 0,     /* output = conv(input, weight) */
+    DD_DWCONV_GRAD_INPUT = 1,  /* grad_input = dL/dinput from grad_output and weight (overwritten, not accumulated) */
+    DD_DWCONV_GRAD_WEIGHT = 2  /* grad_weight = dL/dweight from grad_output and input (overwritten) */
+};
+
+/*
+ * Depthwise 3D convolution (groups = channels, one filter per channel, no bias, no dilation), as LibTorch's
+ * conv3d(input, weight, stride, padding, groups = C) computes it:
+ *   out[n, c, t, h, w] = sum_{i, j, k} weight[c, 0, i, j, k] * in[n, c, t*st - pt + i, h*sh - ph + j, w*sw - pw + k]
+ * (zero outside the input). All tensors are contiguous (NCDHW / [C, 1, kt, kh, kw]) in dtype. One call runs one
+ * of the three DD_DWCONV_* passes; the output sizes are the caller's and must equal (in + 2 pad - k) / stride + 1.
+ * The weight gradient sums over the batch in a fixed order, so it does not depend on the thread count.
+ */
+typedef struct dd_dwconv3d_params {
+    int64_t batch;                               /* N >= 1 */
+    int64_t channels;                            /* C >= 1 */
+    int64_t in_t, in_h, in_w;                    /* input frames, height, width, each >= 1 */
+    int64_t out_t, out_h, out_w;                 /* output sizes, each >= 1 and consistent with the rest */
+    int32_t k_t, k_h, k_w;                       /* kernel sizes, each 1..4096 */
+    int32_t stride_t, stride_h, stride_w;        /* each 1..4096 */
+    int32_t pad_t, pad_h, pad_w;                 /* each 0..4096 */
+    int32_t mode;                                /* DD_DWCONV_* */
+    dd_dtype dtype;                              /* CPU: DD_FLOAT32 only; CUDA: any dd_dtype */
+    int32_t num_threads;                         /* CPU only: worker threads, 0 = runtime default */
+    const void *input;                           /* [N, C, in_t, in_h, in_w]: FORWARD, GRAD_WEIGHT */
+    const void *weight;                          /* [C, 1, k_t, k_h, k_w]: FORWARD, GRAD_INPUT */
+    const void *grad_output;                     /* [N, C, out_t, out_h, out_w]: GRAD_INPUT, GRAD_WEIGHT */
+    void *output;                                /* [N, C, out_t, out_h, out_w]: FORWARD */
+    void *grad_input;                            /* [N, C, in_t, in_h, in_w]: GRAD_INPUT */
+    void *grad_weight;                           /* [C, 1, k_t, k_h, k_w]: GRAD_WEIGHT */
+    void *stream;                                /* CUDA only: cudaStream_t */
+} dd_dwconv3d_params;
+
 /* ---- functions --------------------------------------------------------------------------------------------- */
 
 /* The DD_ABI_VERSION the library was compiled with. */
@@ -213,6 +249,10 @@ int64_t dd_rkd_workspace_floats(int64_t batch);
 /* RKD loss and gradient on the CPU / enqueued on params->stream. */
 dd_status dd_rkd_cpu(const dd_rkd_params *params);
 dd_status dd_rkd_cuda(const dd_rkd_params *params);
+
+/* Depthwise Conv3d pass on the CPU (synchronous) / enqueued on params->stream. */
+dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *params);
+dd_status dd_dwconv3d_cuda(const dd_dwconv3d_params *params);
 
 #ifdef __cplusplus
 }

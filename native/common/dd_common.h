@@ -16,7 +16,7 @@
 
 /*
  * Finite inputs whose loss or gradient is larger than float32 can hold. The ABI has no code of its own for this yet
- * (proposed for dualdistill_kernels.h: DD_ERR_OVERFLOW = 13, "a result exceeds the float32 range"); until it has,
+ * (proposed for dualdistill_kernels.h: DD_ERR_OVERFLOW = 14, "a result exceeds the float32 range"); until it has,
  * the kernels return DD_ERR_NONFINITE_INPUT for it and the Java layer, which then finds every input finite, reports
  * an overflow. Every kernel writes it through this name, so adopting the new code is this one line.
  */
@@ -111,6 +111,44 @@ DD_HD float dd_discrepancy(double st, double ss, double tt) {
     nt = nt > 1e-8 ? nt : 1e-8;
     double cs = st / (ns * nt);
     return (float)((1.0 - cs) * 0.5);
+}
+
+/* Host-side checks of a depthwise Conv3d call (shared by the C and CUDA backends): sizes positive and below
+ * 2^31 each, element counts below 2^62, output sizes consistent, the pointers the mode reads and writes present. */
+static inline dd_status dd_dwconv3d_check(const dd_dwconv3d_params *p) {
+    if (p == 0) return DD_ERR_NULL_POINTER;
+    if (p->mode != DD_DWCONV_FORWARD && p->mode != DD_DWCONV_GRAD_INPUT && p->mode != DD_DWCONV_GRAD_WEIGHT)
+        return DD_ERR_BAD_MODE;
+    if (p->dtype != DD_FLOAT32 && p->dtype != DD_FLOAT16 && p->dtype != DD_BFLOAT16) return DD_ERR_BAD_DTYPE;
+    if (p->num_threads < 0) return DD_ERR_BAD_PARAMETER;
+    const int64_t lim = (int64_t)1 << 31;
+    const int64_t sz[8] = {p->batch, p->channels, p->in_t, p->in_h, p->in_w, p->out_t, p->out_h, p->out_w};
+    for (int i = 0; i < 8; i++)
+        if (sz[i] < 1 || sz[i] >= lim) return DD_ERR_BAD_SHAPE;
+    const int32_t k[3] = {p->k_t, p->k_h, p->k_w}, s[3] = {p->stride_t, p->stride_h, p->stride_w},
+                  pd[3] = {p->pad_t, p->pad_h, p->pad_w};
+    const int64_t in[3] = {p->in_t, p->in_h, p->in_w}, out[3] = {p->out_t, p->out_h, p->out_w};
+    for (int i = 0; i < 3; i++) {
+        if (k[i] < 1 || s[i] < 1 || pd[i] < 0 || k[i] > 4096 || s[i] > 4096 || pd[i] > 4096) return DD_ERR_BAD_PARAMETER;
+        if (in[i] + 2 * (int64_t)pd[i] < k[i]) return DD_ERR_BAD_SHAPE;
+        if ((in[i] + 2 * (int64_t)pd[i] - k[i]) / s[i] + 1 != out[i]) return DD_ERR_BAD_SHAPE;
+    }
+    /* element counts: each factor < 2^31, so check the running product stays below 2^62 */
+    const double planes = (double)p->batch * (double)p->channels;
+    if (planes * (double)p->in_t * (double)p->in_h * (double)p->in_w >= 4.0e18) return DD_ERR_BAD_SHAPE;
+    if (planes * (double)p->out_t * (double)p->out_h * (double)p->out_w >= 4.0e18) return DD_ERR_BAD_SHAPE;
+    switch (p->mode) {
+    case DD_DWCONV_FORWARD:
+        if (p->input == 0 || p->weight == 0 || p->output == 0) return DD_ERR_NULL_POINTER;
+        break;
+    case DD_DWCONV_GRAD_INPUT:
+        if (p->grad_output == 0 || p->weight == 0 || p->grad_input == 0) return DD_ERR_NULL_POINTER;
+        break;
+    default:
+        if (p->grad_output == 0 || p->input == 0 || p->grad_weight == 0) return DD_ERR_NULL_POINTER;
+        break;
+    }
+    return DD_OK;
 }
 
 #endif /* DD_COMMON_H */

@@ -18,6 +18,7 @@ const char *dd_status_string(dd_status status) {
     case DD_ERR_LABELS_REQUIRED: return "labels are required (cross-entropy weight > 0 or camkd weighting)";
     case DD_ERR_CUDA_UNAVAILABLE: return "CUDA is unavailable (no driver or no device)";
     case DD_ERR_CUDA_LAUNCH: return "a CUDA kernel launch failed";
+    case DD_ERR_OUT_OF_MEMORY: return "a host scratch allocation failed";
     default: return "unknown dd_status";
     }
 }

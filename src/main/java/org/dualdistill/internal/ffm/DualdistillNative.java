@@ -23,10 +23,10 @@ public class DualdistillNative extends DualdistillNative$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int DD_ABI_VERSION = (int)2L;
+    private static final int DD_ABI_VERSION = (int)3L;
     /**
      * {@snippet lang=c :
-     * #define DD_ABI_VERSION 2
+     * #define DD_ABI_VERSION 3
      * }
      */
     public static int DD_ABI_VERSION() {
@@ -164,6 +164,15 @@ public class DualdistillNative extends DualdistillNative$shared {
     public static int DD_ERR_CUDA_LAUNCH() {
         return DD_ERR_CUDA_LAUNCH;
     }
+    private static final int DD_ERR_OUT_OF_MEMORY = (int)13L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.DD_ERR_OUT_OF_MEMORY = 13
+     * }
+     */
+    public static int DD_ERR_OUT_OF_MEMORY() {
+        return DD_ERR_OUT_OF_MEMORY;
+    }
     /**
      * {@snippet lang=c :
      * typedef int32_t dd_dtype
@@ -268,6 +277,33 @@ public class DualdistillNative extends DualdistillNative$shared {
      */
     public static int DD_NORM_LINEAR() {
         return DD_NORM_LINEAR;
+    }
+    private static final int DD_DWCONV_FORWARD = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.DD_DWCONV_FORWARD = 0
+     * }
+     */
+    public static int DD_DWCONV_FORWARD() {
+        return DD_DWCONV_FORWARD;
+    }
+    private static final int DD_DWCONV_GRAD_INPUT = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.DD_DWCONV_GRAD_INPUT = 1
+     * }
+     */
+    public static int DD_DWCONV_GRAD_INPUT() {
+        return DD_DWCONV_GRAD_INPUT;
+    }
+    private static final int DD_DWCONV_GRAD_WEIGHT = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.DD_DWCONV_GRAD_WEIGHT = 2
+     * }
+     */
+    public static int DD_DWCONV_GRAD_WEIGHT() {
+        return DD_DWCONV_GRAD_WEIGHT;
     }
 
     private static class dd_abi_version {
@@ -859,6 +895,126 @@ public class DualdistillNative extends DualdistillNative$shared {
         try {
             if (TRACE_DOWNCALLS) {
                 traceDowncall("dd_rkd_cuda", params);
+            }
+            return (int)mh$.invokeExact(params);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dd_dwconv3d_cpu {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            DualdistillNative.C_INT,
+            DualdistillNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dd_dwconv3d_cpu");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *params)
+     * }
+     */
+    public static FunctionDescriptor dd_dwconv3d_cpu$descriptor() {
+        return dd_dwconv3d_cpu.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *params)
+     * }
+     */
+    public static MethodHandle dd_dwconv3d_cpu$handle() {
+        return dd_dwconv3d_cpu.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *params)
+     * }
+     */
+    public static MemorySegment dd_dwconv3d_cpu$address() {
+        return dd_dwconv3d_cpu.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *params)
+     * }
+     */
+    public static int dd_dwconv3d_cpu(MemorySegment params) {
+        var mh$ = dd_dwconv3d_cpu.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dd_dwconv3d_cpu", params);
+            }
+            return (int)mh$.invokeExact(params);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dd_dwconv3d_cuda {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            DualdistillNative.C_INT,
+            DualdistillNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dd_dwconv3d_cuda");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dd_status dd_dwconv3d_cuda(const dd_dwconv3d_params *params)
+     * }
+     */
+    public static FunctionDescriptor dd_dwconv3d_cuda$descriptor() {
+        return dd_dwconv3d_cuda.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dd_status dd_dwconv3d_cuda(const dd_dwconv3d_params *params)
+     * }
+     */
+    public static MethodHandle dd_dwconv3d_cuda$handle() {
+        return dd_dwconv3d_cuda.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dd_status dd_dwconv3d_cuda(const dd_dwconv3d_params *params)
+     * }
+     */
+    public static MemorySegment dd_dwconv3d_cuda$address() {
+        return dd_dwconv3d_cuda.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dd_status dd_dwconv3d_cuda(const dd_dwconv3d_params *params)
+     * }
+     */
+    public static int dd_dwconv3d_cuda(MemorySegment params) {
+        var mh$ = dd_dwconv3d_cuda.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dd_dwconv3d_cuda", params);
             }
             return (int)mh$.invokeExact(params);
         } catch (Error | RuntimeException ex) {

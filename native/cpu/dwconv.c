@@ -1,0 +1,113 @@
+/*
+ * Depthwise Conv3d on the CPU: forward, input gradient and weight gradient (float32, contiguous NCDHW).
+ *
+ * Work split: every (n, c) plane is independent for the forward and the input gradient, so OpenMP splits the
+ * N * C planes; the weight gradient splits the C channels and sums each channel's N planes in order n = 0..N-1
+ * (each plane's taps accumulate in double), so it is the same for any thread count and schedule. The plane loops
+ * (dwconv_plane.inc) are compiled twice, for AVX2+FMA and for baseline x86-64, and picked once at run time from
+ * the CPU's features, so the library loads and runs on a CPU without AVX2.
+ *
+ * A kt x 1 x 1 kernel with unit spatial stride and no spatial padding (X3D's stem conv_xy) runs each frame as
+ * one row of H * W elements; the 3-wide "same" rows (3x3x3 with padding 1 and unit width stride) run fused; every
+ * other geometry goes through the general per-tap loops.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+
+#include "dd_common.h"
+
+typedef struct dwgeom {
+    int64_t T, H, W, To, Ho, Wo;
+    int64_t kt, kh, kw, st, sh, sw, pt, ph, pw;
+} dwgeom;
+
+/* The output columns [lo, hi) whose input column wo * s + off lies inside [0, w). */
+static inline void dw_range(int64_t w, int64_t wo, int64_t s, int64_t off, int64_t *lo, int64_t *hi) {
+    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;         /* first wo with wo * s + off >= 0 */
+    int64_t h = w - off <= 0 ? 0 : (w - off - 1) / s + 1;  /* one past the last wo with wo * s + off <= w - 1 */
+    if (h > wo) h = wo;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+#define DD_ISA_NAME(x) x##_avx2
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#include "dwconv_plane.inc"
+#pragma GCC pop_options
+#undef DD_ISA_NAME
+
+#define DD_ISA_NAME(x) x##_base
+#include "dwconv_plane.inc"
+#undef DD_ISA_NAME
+
+typedef void (*fwd_fn)(const dwgeom *, const float *, const float *, float *);
+typedef void (*gw_fn)(const dwgeom *, const float *, const float *, double *);
+
+static int use_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *p) {
+    dd_status st = dd_dwconv3d_check(p);
+    if (st != DD_OK) return st;
+    if (p->dtype != DD_FLOAT32) return DD_ERR_BAD_DTYPE;
+
+    dwgeom g = {p->in_t, p->in_h, p->in_w, p->out_t, p->out_h, p->out_w, p->k_t, p->k_h, p->k_w,
+                p->stride_t, p->stride_h, p->stride_w, p->pad_t, p->pad_h, p->pad_w};
+    if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0) {
+        /* kt x 1 x 1: a frame is one contiguous row of H * W */
+        g.W = g.H * g.W;
+        g.Wo = g.W;
+        g.H = g.Ho = 1;
+    }
+    const int avx2 = use_avx2();
+    const int64_t N = p->batch, C = p->channels;
+    const int64_t in_plane = g.T * g.H * g.W, out_plane = g.To * g.Ho * g.Wo, taps = g.kt * g.kh * g.kw;
+    const int64_t planes = N * C;
+    const int team = p->num_threads > 0 ? p->num_threads : omp_get_max_threads();
+
+    if (p->mode == DD_DWCONV_FORWARD) {
+        const fwd_fn f = avx2 ? dw_forward_plane_avx2 : dw_forward_plane_base;
+        const float *x = (const float *)p->input, *w = (const float *)p->weight;
+        float *y = (float *)p->output;
+#pragma omp parallel for schedule(static) num_threads(team) if (planes > 1)
+        for (int64_t q = 0; q < planes; q++) f(&g, x + q * in_plane, w + (q % C) * taps, y + q * out_plane);
+        return DD_OK;
+    }
+    if (p->mode == DD_DWCONV_GRAD_INPUT) {
+        const fwd_fn f = avx2 ? dw_grad_input_plane_avx2 : dw_grad_input_plane_base;
+        const float *go = (const float *)p->grad_output, *w = (const float *)p->weight;
+        float *gx = (float *)p->grad_input;
+#pragma omp parallel for schedule(static) num_threads(team) if (planes > 1)
+        for (int64_t q = 0; q < planes; q++) f(&g, go + q * out_plane, w + (q % C) * taps, gx + q * in_plane);
+        return DD_OK;
+    }
+    /* DD_DWCONV_GRAD_WEIGHT: per channel, planes n = 0..N-1 in order */
+    const gw_fn f = avx2 ? dw_grad_weight_plane_avx2 : dw_grad_weight_plane_base;
+    const float *go = (const float *)p->grad_output, *x = (const float *)p->input;
+    float *gw = (float *)p->grad_weight;
+    int failed = 0;
+#pragma omp parallel num_threads(team) if (C > 1)
+    {
+        double small[128];
+        double *acc = taps <= 128 ? small : (double *)malloc((size_t)taps * sizeof(double));
+        if (acc == 0) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < C; c++) {
+            if (acc == 0) continue;
+            memset(acc, 0, (size_t)taps * sizeof(double));
+            for (int64_t n = 0; n < N; n++) f(&g, go + (n * C + c) * out_plane, x + (n * C + c) * in_plane, acc);
+            for (int64_t k = 0; k < taps; k++) gw[c * taps + k] = (float)acc[k];
+        }
+        if (acc != small) free(acc);
+    }
+    return failed ? DD_ERR_OUT_OF_MEMORY : DD_OK;
+}
