@@ -61,7 +61,15 @@ public final class DepthwiseConv3d {
                     + java.util.Arrays.toString(weight.sizes().vec().get()));
         }
         long pt = kt / 2;
-        if (mode != DepthwiseMode.FAST || !needsGrad(x, weight)) {
+        if (mode == DepthwiseMode.FAST) {
+            if (KernelDepthwise.applies(x, weight)) {
+                return KernelDepthwise.forward(x, weight, new int[] {1, (int) stride, (int) stride},
+                        new int[] {(int) pt, (int) padH, (int) padW});
+            }
+            return torch.conv3d(x, weight, new TensorOptional(), ref(1, stride, stride), ref(pt, padH, padW),
+                    ref(1, 1, 1), c);
+        }
+        if (mode != DepthwiseMode.DECOMPOSED || !needsGrad(x, weight)) {
             Tensor in = mode == DepthwiseMode.TORCH_CHANNELS_LAST ? x.contiguous(torch.MemoryFormat.ChannelsLast3d) : x;
             return torch.conv3d(in, weight, new TensorOptional(), ref(1, stride, stride), ref(pt, padH, padW),
                     ref(1, 1, 1), c);

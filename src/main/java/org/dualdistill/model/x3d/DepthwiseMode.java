@@ -18,8 +18,15 @@ public enum DepthwiseMode {
      * NCDHW network; where gradients are needed, each depthwise conv converts its input to {@code ChannelsLast3d}
      * and runs as one depthwise Conv2d per temporal tap over the frames plus shifted adds along T (autograd for
      * free), the stem's 5x1x1 as one (5,1) depthwise Conv2d over [N, C, T, H*W], and converts back; without
-     * gradients (eval), LibTorch's conv3d as in TORCH. About 1.9x faster on the 26 conv_b layers alone (forward +
-     * backward, X3D-S batch 8), no measurable gain on the whole training step; opt-in.
+     * gradients (eval), LibTorch's conv3d as in TORCH. About 1.9x faster than TORCH on the 26 conv_b layers alone
+     * (forward + backward, X3D-S batch 8), no measurable gain on the whole training step; measured only.
+     */
+    DECOMPOSED,
+    /**
+     * The hand-written depthwise kernels ({@code dd_dwconv3d_cpu} / {@code dd_dwconv3d_cuda}, NCDHW, no layout
+     * copies) in training and in eval, their backward reaching autograd through graph-node hooks (see
+     * {@code KernelDepthwise}); where they do not apply (a dtype or device they do not take, the kernel library not
+     * loaded) LibTorch's conv3d as in TORCH.
      */
     FAST
 }
