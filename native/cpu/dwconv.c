@@ -33,6 +33,30 @@ static inline void dw_range(int64_t w, int64_t wo, int64_t s, int64_t off, int64
     *hi = h;
 }
 
+/* The conv_b fast path's plane layout (see dwconv_plane.inc). */
+typedef struct dwfast {
+    int64_t T, H, W, To, Ho, Wo;
+    int64_t s, Hq, Wq, Fq, phase, nq;
+} dwfast;
+
+/* 1 when the geometry is X3D's conv_b (3x3x3, padding 1, stride (1, s, s), s = 1 or 2) */
+static int dw_fast_applies(const dwgeom *g) {
+    return g->kt == 3 && g->kh == 3 && g->kw == 3 && g->pt == 1 && g->ph == 1 && g->pw == 1 && g->st == 1 &&
+           g->sh == g->sw && (g->sh == 1 || g->sh == 2) && g->H >= 2 && g->W >= 2;
+}
+
+static dwfast dw_fast_geom(const dwgeom *g) {
+    dwfast f;
+    f.T = g->T; f.H = g->H; f.W = g->W; f.To = g->To; f.Ho = g->Ho; f.Wo = g->Wo;
+    f.s = g->sh;
+    f.Hq = f.s == 1 ? g->H + 2 : g->Ho + 1;
+    f.Wq = f.s == 1 ? g->W + 2 : g->Wo + 1;
+    f.Fq = f.Hq * f.Wq;
+    f.nq = f.To * f.Fq;
+    f.phase = (f.T + 2) * f.Fq + 2 * f.Wq + 66; /* every tap stream of every q stays inside */
+    return f;
+}
+
 #define DD_ISA_NAME(x) x##_avx2
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
@@ -70,6 +94,68 @@ dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *p) {
     const int64_t in_plane = g.T * g.H * g.W, out_plane = g.To * g.Ho * g.Wo, taps = g.kt * g.kh * g.kw;
     const int64_t planes = N * C;
     const int team = p->num_threads > 0 ? p->num_threads : omp_get_max_threads();
+    int failed = 0;
+
+    if (dw_fast_applies(&g)) {
+        const dwfast f = dw_fast_geom(&g);
+        const size_t scratch_floats = (size_t)(f.s * f.s * f.phase + f.nq + 64);
+        if (p->mode == DD_DWCONV_GRAD_WEIGHT) {
+            const float *go = (const float *)p->grad_output, *x = (const float *)p->input;
+            float *gw = (float *)p->grad_weight;
+#pragma omp parallel num_threads(team) if (C > 1)
+            {
+                float *scratch = (float *)malloc(scratch_floats * sizeof(float));
+                if (scratch == 0) {
+#pragma omp atomic write
+                    failed = 1;
+                }
+#pragma omp for schedule(static)
+                for (int64_t c = 0; c < C; c++) {
+                    if (scratch == 0) continue;
+                    double acc[27] = {0};
+                    for (int64_t n = 0; n < N; n++) {
+                        if (avx2) fast_grad_weight_plane_avx2(&f, go + (n * C + c) * out_plane, x + (n * C + c) * in_plane, acc, scratch);
+                        else fast_grad_weight_plane_base(&f, go + (n * C + c) * out_plane, x + (n * C + c) * in_plane, acc, scratch);
+                    }
+                    for (int k = 0; k < 27; k++) gw[c * 27 + k] = (float)acc[k];
+                }
+                free(scratch);
+            }
+            return failed ? DD_ERR_OUT_OF_MEMORY : DD_OK;
+        }
+#pragma omp parallel num_threads(team) if (planes > 1)
+        {
+            float *scratch = (float *)malloc(scratch_floats * sizeof(float));
+            if (scratch == 0) {
+#pragma omp atomic write
+                failed = 1;
+            }
+#pragma omp for schedule(static)
+            for (int64_t q = 0; q < planes; q++) {
+                if (scratch == 0) continue;
+                const float *w = (const float *)p->weight + (q % C) * 27;
+                if (p->mode == DD_DWCONV_FORWARD) {
+                    const float *x = (const float *)p->input + q * in_plane;
+                    float *y = (float *)p->output + q * out_plane;
+                    if (avx2) fast_forward_plane_avx2(&f, x, w, y, scratch, 0);
+                    else fast_forward_plane_base(&f, x, w, y, scratch, 0);
+                } else if (f.s == 1) {
+                    /* stride 1: the input gradient is the forward of grad_output with the filter flipped */
+                    const float *go = (const float *)p->grad_output + q * out_plane;
+                    float *gx = (float *)p->grad_input + q * in_plane;
+                    if (avx2) fast_forward_plane_avx2(&f, go, w, gx, scratch, 1);
+                    else fast_forward_plane_base(&f, go, w, gx, scratch, 1);
+                } else {
+                    const float *go = (const float *)p->grad_output + q * out_plane;
+                    float *gx = (float *)p->grad_input + q * in_plane;
+                    if (avx2) fast_grad_input_s2_plane_avx2(&f, go, w, gx, scratch);
+                    else fast_grad_input_s2_plane_base(&f, go, w, gx, scratch);
+                }
+            }
+            free(scratch);
+        }
+        return failed ? DD_ERR_OUT_OF_MEMORY : DD_OK;
+    }
 
     if (p->mode == DD_DWCONV_FORWARD) {
         const fwd_fn f = avx2 ? dw_forward_plane_avx2 : dw_forward_plane_base;
@@ -91,7 +177,6 @@ dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *p) {
     const gw_fn f = avx2 ? dw_grad_weight_plane_avx2 : dw_grad_weight_plane_base;
     const float *go = (const float *)p->grad_output, *x = (const float *)p->input;
     float *gw = (float *)p->grad_weight;
-    int failed = 0;
 #pragma omp parallel num_threads(team) if (C > 1)
     {
         double small[128];

@@ -35,7 +35,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * the shapes they see in the step (the known slow path of stock kernels, pytorch#37406), so its share of trainStep
  * can be read off -- see benchmarks/RESULTS.md.
  * depthwise = torch | fast selects X3d's depthwise route (DepthwiseMode.TORCH | FAST), in the model and in
- * depthwiseConvs (26 conv_b layers; the stem's conv_xy is not included).
+ * depthwiseConvs (26 conv_b layers; the stem's conv_xy is not included). FAST is the hand-written kernel
+ * (dd_dwconv3d_cpu, forward and backward through graph hooks) in training and in eval.
  * Trap avoided: returning the logits' sum forces the whole graph to be computed.
  */
 @BenchmarkMode(Mode.AverageTime)
