@@ -10,29 +10,26 @@ import org.bytedeco.pytorch.global.torch;
 
 /**
  * Depthwise Conv3d (groups = channels, one filter per channel, stride (1, s, s), "same" temporal padding) as
- * X3D uses it, in the three {@link DepthwiseMode}s.
+ * X3D uses it, in the four {@link DepthwiseMode}s.
  *
- * <p><b>Why a decomposition and not a hand-written kernel.</b> LibTorch's CPU depthwise conv3d is fast forward
- * (oneDNN, in {@code ChannelsLast3d}) but its backward, in either layout, is one to two orders of magnitude slower
- * than its MACs warrant (pytorch#37406). A backward of our own has to reach LibTorch's autograd, and the JavaCPP
- * presets ship no LibTorch headers, so no C++ {@code torch::autograd::Function} or custom op can be compiled. The
- * one route the presets expose is Java tensor hooks ({@code TensorBase.register_hook(TensorTensorHook)}): a
- * detached kernel output plus hooked proxy views of the input and weight whose gradients a Java callback replaces.
- * That costs a JNI upcall and a JavaCPP callback per layer and step (JavaCPP callbacks are a small fixed pool per
- * class, so per-call closures do not scale). Measured first, at X3D-S's shapes on this 2-core machine (LibTorch
- * 2.10, float32; benchmarks/RESULTS.md "Depthwise Conv3d routes for X3D"), the pure-LibTorch decomposition moves
- * the layer's backward onto oneDNN's depthwise Conv2d kernels and was the fastest route per layer (about 1.9x on
- * the 26 conv_b layers together); the hook route with a hand-written C kernel was not built:
+ * <p><b>FAST: hand-written kernels.</b> LibTorch's CPU depthwise conv3d backward, in either layout, is one to two
+ * orders of magnitude slower than its MACs warrant (pytorch#37406). FAST runs {@code dd_dwconv3d_cpu} (C, AVX2/FMA
+ * with a baseline fallback, OpenMP over the (n, c) planes, NCDHW, no layout copies) or {@code dd_dwconv3d_cuda} for
+ * the forward and both gradients; the backward reaches LibTorch's autograd through per-call graph-node hooks (the
+ * presets ship no C++ autograd Function to subclass; see {@link KernelDepthwise}). Where the kernels do not apply
+ * (float64, a CPU tensor in half precision, the library not loaded) FAST runs LibTorch's conv3d.
+ *
+ * <p><b>DECOMPOSED</b> (the pure-LibTorch route measured first, benchmarks/RESULTS.md "Depthwise Conv3d routes for
+ * X3D"):
  * <ul>
  *   <li>3x3x3: with x in {@code ChannelsLast3d}, the frames are a free view {@code [N*T, C, H, W]} in channels-last
  *       2D; tap k of the temporal kernel is a depthwise Conv2d with {@code w[:, :, k]}, and the output is the sum of
  *       the three tap outputs shifted along T by k - 1 (zero outside: the temporal padding).</li>
  *   <li>5x1x1 (stem): one depthwise Conv2d with kernel (5, 1) over the free view {@code [N, C, T, H*W]}.</li>
- *   <li>no gradient needed (eval, or nothing requires grad): LibTorch's conv3d on x as given (NCDHW in X3d: its
- *       channels-last forward is faster per layer, but the whole network in ChannelsLast3d was slower).</li>
+ *   <li>no gradient needed (eval, or nothing requires grad): LibTorch's conv3d on x as given.</li>
  * </ul>
- * The decomposition is exact math (each output element sums the same 27 products, in another order), so values
- * and gradients match conv3d to float32 rounding.
+ * Every route is exact math (each output element sums the same products, in another order), so values and
+ * gradients match conv3d to float32 rounding.
  *
  * <p>Stateless, thread-safe; tensors are borrowed, results are new tensors owned by the caller's PointerScope.
  */
@@ -49,7 +46,8 @@ public final class DepthwiseConv3d {
      * @param mode    the route
      * @throws IllegalArgumentException if the weight is not depthwise for x's channels or kt is even
      * @return [N, C, T, Ho, Wo], a new tensor in the caller's PointerScope (autograd-tracked when x or the weight
-     *         requires grad); contiguous when x is, else {@code ChannelsLast3d} (always for TORCH_CHANNELS_LAST)
+     *         requires grad); contiguous when x is (always for FAST on the kernels), else {@code ChannelsLast3d}
+     *         (always for TORCH_CHANNELS_LAST)
      */
     public static Tensor forward(Tensor x, Tensor weight, long stride, long padH, long padW, DepthwiseMode mode) {
         long c = x.size(1);

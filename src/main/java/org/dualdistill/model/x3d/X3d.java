@@ -36,8 +36,9 @@ import org.dualdistill.model.VideoModel;
  * so any clip size that survives the strides works.
  *
  * <p>The depthwise convolutions (stem conv_xy, every conv_b) run through a {@link DepthwiseMode}: TORCH (the
- * default) is LibTorch's conv3d, the reference; FAST decomposes them where gradients are needed (see {@link DepthwiseConv3d}
- * for the routes measured and why no hand-written kernel is used). Both use the same parameters and state_dict.
+ * default) is LibTorch's conv3d, the reference; FAST runs the hand-written kernels forward and backward (see
+ * {@link DepthwiseConv3d} and benchmarks/RESULTS.md for the routes measured). All use the same parameters and
+ * state_dict.
  *
  * <p>Owns its module tree; not thread-safe in training mode. Build with {@link #builder()} or {@link #preset}.
  */
@@ -200,8 +201,8 @@ public final class X3d implements VideoModel {
 
         /**
          * @param mode how the depthwise convolutions run ({@link DepthwiseMode#TORCH}, LibTorch's op on NCDHW and
-         *             the reference, by default: FAST did not measurably speed up the whole training step, see
-         *             benchmarks/RESULTS.md); the parameters and results are the same
+         *             the reference, by default: FAST is 1.6x faster on the 2-thread training step but was slower
+         *             at 1 thread in the same run, see benchmarks/RESULTS.md); the parameters and results are the same
          * @return this
          */
         public Builder depthwise(DepthwiseMode mode) {
