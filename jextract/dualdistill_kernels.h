@@ -204,11 +204,21 @@ enum {
 typedef struct dd_dwconv3d_params {
     int64_t batch;                               /* N >= 1 */
     int64_t channels;                            /* C >= 1 */
-    int64_t in_t, in_h, in_w;                    /* input frames, height, width, each >= 1 */
-    int64_t out_t, out_h, out_w;                 /* output sizes, each >= 1 and consistent with the rest */
-    int32_t k_t, k_h, k_w;                       /* kernel sizes, each 1..4096 */
-    int32_t stride_t, stride_h, stride_w;        /* each 1..4096 */
-    int32_t pad_t, pad_h, pad_w;                 /* each 0..4096 */
+    int64_t in_t;                                /* input frames >= 1 */
+    int64_t in_h;                                /* input height >= 1 */
+    int64_t in_w;                                /* input width >= 1 */
+    int64_t out_t;                               /* output sizes, each >= 1 and consistent with the rest */
+    int64_t out_h;
+    int64_t out_w;
+    int32_t k_t;                                 /* kernel sizes, each 1..4096 */
+    int32_t k_h;
+    int32_t k_w;
+    int32_t stride_t;                            /* strides, each 1..4096 */
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_t;                               /* zero padding, each 0..4096 */
+    int32_t pad_h;
+    int32_t pad_w;
     int32_t mode;                                /* DD_DWCONV_* */
     dd_dtype dtype;                              /* CPU: DD_FLOAT32 only; CUDA: any dd_dtype */
     int32_t num_threads;                         /* CPU only: worker threads, 0 = runtime default */
