@@ -194,16 +194,23 @@ final class DemoSetup implements AutoCloseable {
                     card.path("teachers").path("cnn").path("sha256").asText());
         } else {
             Path committed = own.resolve("committed");
-            card = materializeCommitted(committed);
-            String why = fitProblem(card, world.stamp());
+            String why;
+            try {
+                card = materializeCommitted(committed);
+                why = fitProblem(card, world.stamp());
+            } catch (IOException e) {
+                card = null;
+                why = e.getMessage();
+            }
             if (why != null && Files.isRegularFile(own.resolve(CARD)) && fitProblem(readCard(own.resolve(CARD)), world.stamp()) == null) {
-                card = readCard(own.resolve(CARD));
+                card = readCard(own.resolve(CARD)); // an earlier retrain for this world
                 committed = own;
                 why = null;
             }
             if (why != null) {
                 throw new IOException(committed.resolve(CARD).toAbsolutePath() + " (committed demo teachers): " + why
-                        + "; run demo --retrain-teachers to train teachers for this world");
+                        + "; and " + own.resolve(CARD).toAbsolutePath() + " holds no retrained pair for this world"
+                        + "; run demo --retrain-teachers to train teachers for it");
             }
             vitFile = checked(committed, card, "vit", world.stamp());
             cnnFile = checked(committed, card, "cnn", world.stamp());

@@ -38,8 +38,8 @@ class DemoSetupTest {
      * LibTorch 2.10 CPU, 2 intra-op threads). Another CPU (other SIMD kernels) may write other bytes; the committed
      * full-schedule files' sha256 are in {@code card.json} next to them.
      */
-    static final String SHORT_VIT_SHA256 = "TBD";
-    static final String SHORT_CNN_SHA256 = "TBD";
+    static final String SHORT_VIT_SHA256 = "560ba7f10aacb5b388aab72d86f197d62c30863c74f25fa621afe1923eecab27";
+    static final String SHORT_CNN_SHA256 = "013803c21da05e695cf684e587223026596d9a8ae6e0d90f11b4467eee6c87a8";
 
     /** 4 source classes x (4 + 1), the design's 8 target classes x (2 + 1 + 1), 8-10 frames. */
     static WorldConfig tiny() {
