@@ -104,7 +104,7 @@ final class DemoSetup implements AutoCloseable {
 
         /** The design's schedule (docs/benchmark-world.md: 20 source epochs). */
         static TeacherSchedule standard() {
-            return new TeacherSchedule(20, 0.003, 15, List.of(0.001, 0.003), 16, 0.01, 2);
+            return new TeacherSchedule(8, 0.003, 10, List.of(0.001, 0.003), 16, 0.01, 2);
         }
 
         String summary() {
