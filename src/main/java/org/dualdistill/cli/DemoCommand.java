@@ -89,6 +89,9 @@ final class DemoCommand implements Callable<Integer> {
     int batch = 16;
     @Option(names = "--no-teacher-cache", description = "recompute the teachers' outputs at every step")
     boolean noCache;
+    @Option(names = "--retrain-teachers", description = "pretrain (source) and fine-tune (target) the two demo teachers on the "
+            + "benchmark world under DATA (default OUT/world) instead of the committed ones; writes DATA/teachers/")
+    boolean retrainTeachers;
 
     private static final int SIZE = 32;
     private static final int CROP = 32;
@@ -97,6 +100,15 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (retrainTeachers) { // issue 14: the rows helper moves the whole demo onto DemoSetup
+            try (Device cpu = new Device("cpu");
+                 DemoSetup s = DemoSetup.prepare(data != null ? data : out.resolve("world"), seed, quick, true, cpu, System.out)) {
+                System.out.println("demo: teachers " + s.teacherProvenance());
+                return 0;
+            } catch (IOException | RuntimeException e) {
+                return fail(e.getClass().getSimpleName() + ": " + e.getMessage());
+            }
+        }
         int nClasses = classes != null ? classes : 4;
         int vpc = videosPerClass != null ? videosPerClass : quick ? 60 : 120;
         int nSeeds = seeds != null ? seeds : quick ? 1 : 2;

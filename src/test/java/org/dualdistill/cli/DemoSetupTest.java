@@ -1,0 +1,135 @@
+package org.dualdistill.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.bytedeco.pytorch.Device;
+import org.dualdistill.data.synthetic.SyntheticWorld;
+import org.dualdistill.data.synthetic.WorldClass;
+import org.dualdistill.data.synthetic.WorldConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The demo teachers of issue 14: the retrain is byte-reproducible (a shortened schedule on a tiny world against a
+ * committed checksum), a retrained pair is found and used, a changed file is refused by name, and the committed pair
+ * fits the default world.
+ */
+class DemoSetupTest {
+    @TempDir
+    Path dir;
+
+    /**
+     * sha256 of the two files the shortened retrain below writes on the reference machine (2-core x86-64 CI box,
+     * LibTorch 2.10 CPU, 2 intra-op threads). Another CPU (other SIMD kernels) may write other bytes; the committed
+     * full-schedule files' sha256 are in {@code card.json} next to them.
+     */
+    static final String SHORT_VIT_SHA256 = "560ba7f10aacb5b388aab72d86f197d62c30863c74f25fa621afe1923eecab27";
+    static final String SHORT_CNN_SHA256 = "013803c21da05e695cf684e587223026596d9a8ae6e0d90f11b4467eee6c87a8";
+
+    /** 4 source classes x (4 + 1), the design's 8 target classes x (2 + 1 + 1), 8-10 frames. */
+    static WorldConfig tiny() {
+        return WorldConfig.builder().optSeed(3).optThreads(2).optFrames(8, 10)
+                .optSource(List.of(WorldClass.MOVE_UP, WorldClass.ROTATE_CW, WorldClass.IN_PHASE, WorldClass.TOP_LEADS), 4, 1)
+                .optTarget(WorldConfig.TARGET_CLASSES, 2, 1, 1).build();
+    }
+
+    static DemoSetup.TeacherSchedule shortSchedule() {
+        return new DemoSetup.TeacherSchedule(1, 0.003, 1, List.of(0.003), 4, 0.01, 2);
+    }
+
+    @Test
+    void shortenedRetrainIsByteReproducibleAndUsable() throws IOException {
+        PrintStream log = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        Path world = dir.resolve("world");
+        WorldConfig w = tiny();
+        DemoSetup.ensureWorld(world, w, log);
+        Path a = dir.resolve("a");
+        DemoSetup.trainTeachers(world, w, shortSchedule(), a, log);
+        Path b = world.resolve("teachers");
+        DemoSetup.trainTeachers(world, w, shortSchedule(), b, log);
+        for (String role : List.of("vit", "cnn")) {
+            assertEquals(DemoSetup.sha256(a.resolve(role + ".safetensors")), DemoSetup.sha256(b.resolve(role + ".safetensors")),
+                    role + ": two retrains wrote different bytes");
+        }
+        String vitSha = DemoSetup.sha256(a.resolve("vit.safetensors"));
+        String cnnSha = DemoSetup.sha256(a.resolve("cnn.safetensors"));
+        System.out.println("shortened retrain sha256: vit " + vitSha + " cnn " + cnnSha);
+        assertEquals(SHORT_VIT_SHA256, vitSha, "vit: the shortened retrain no longer writes the committed bytes");
+        assertEquals(SHORT_CNN_SHA256, cnnSha, "cnn: the shortened retrain no longer writes the committed bytes");
+
+        // the card records the world and both teachers; prepare finds the retrained pair (the committed one is for another world)
+        JsonNode card = DemoSetup.readCard(b.resolve(DemoSetup.CARD));
+        assertEquals(w.stamp(), card.path("world_stamp").asText());
+        assertEquals(vitSha, card.path("teachers").path("vit").path("sha256").asText());
+        try (Device cpu = new Device("cpu");
+             DemoSetup s = DemoSetup.prepare(world, w, shortSchedule(), false, cpu, log)) {
+            assertEquals(16, s.train().size());
+            assertEquals(8, s.validation().size());
+            assertEquals(8, s.test().size());
+            assertEquals(List.of("local", "local", "local", "local", "relation", "relation", "relation", "relation"), s.families());
+            assertEquals("mvit_demo", s.plan().teacher("vit").preset().name());
+            assertEquals("x3d_demo_wide", s.plan().teacher("cnn").preset().name());
+            assertEquals("x3d_demo", s.plan().model().preset().name());
+            assertEquals(card.path("teachers").path("vit").path("test_top1").asDouble(), s.vitTop1());
+            assertEquals(2, s.vitFamilyTop1().size());
+            assertTrue(s.teacherProvenance().contains(vitSha), s.teacherProvenance());
+            assertTrue(!s.vit().module().is_training() && !s.cnn().module().is_training(), "teachers must be in eval mode");
+        }
+
+        // a changed byte: refused by name, with the reason
+        Path vit = b.resolve("vit.safetensors");
+        byte[] bytes = Files.readAllBytes(vit);
+        bytes[bytes.length - 1] ^= 1;
+        Files.write(vit, bytes);
+        IOException e = assertThrows(IOException.class, () -> DemoSetup.prepare(world, w, shortSchedule(), false, new Device("cpu"), log));
+        assertTrue(e.getMessage().contains("vit.safetensors") && e.getMessage().contains("sha256"), e.getMessage());
+    }
+
+    @Test
+    void anotherWorldIsRefusedNamingTheCard() throws IOException {
+        PrintStream log = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        Path world = dir.resolve("world");
+        WorldConfig w = tiny();
+        DemoSetup.ensureWorld(world, w, log);
+        IOException e = assertThrows(IOException.class, () -> DemoSetup.prepare(world, w, shortSchedule(), false, new Device("cpu"), log));
+        assertTrue(e.getMessage().contains("card.json") && e.getMessage().contains("trained on world")
+                && e.getMessage().contains("--retrain-teachers"), e.getMessage());
+        // the world is reused by its stamp, not regenerated
+        long before = Files.getLastModifiedTime(world.resolve(SyntheticWorld.MANIFEST)).toMillis();
+        DemoSetup.ensureWorld(world, w, log);
+        assertEquals(before, Files.getLastModifiedTime(world.resolve(SyntheticWorld.MANIFEST)).toMillis());
+    }
+
+    @Test
+    void committedTeachersFitTheDefaultWorldAndTheirCard() throws Exception {
+        JsonNode card;
+        try (InputStream in = DemoSetup.class.getResourceAsStream(DemoSetup.RESOURCE_DIR + DemoSetup.CARD)) {
+            card = new ObjectMapper().readTree(in);
+        }
+        assertEquals(WorldConfig.builder().optSeed(0).build().stamp(), card.path("world_stamp").asText());
+        for (String role : List.of("vit", "cnn")) {
+            try (InputStream in = DemoSetup.class.getResourceAsStream(DemoSetup.RESOURCE_DIR + role + ".safetensors")) {
+                String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(in.readAllBytes()));
+                assertEquals(card.path("teachers").path(role).path("sha256").asText(), sha, role);
+            }
+            JsonNode t = card.path("teachers").path(role);
+            assertEquals(2, t.path("test_family_top1").size(), role);
+            assertTrue(t.path("finetune_grid").size() >= 1, role);
+        }
+    }
+}
