@@ -45,8 +45,8 @@ import picocli.CommandLine.Option;
                 + "statistics, HTML report + results.json.")
 final class DemoCommand implements Callable<Integer> {
     /** Student epochs per run (default job, --quick). */
-    static final int EPOCHS = 8;
-    static final int QUICK_EPOCHS = 3;
+    static final int EPOCHS = 6;
+    static final int QUICK_EPOCHS = 2;
     /** Student seeds (default job, --quick). */
     static final int SEEDS = 5;
     static final int QUICK_SEEDS = 2;
