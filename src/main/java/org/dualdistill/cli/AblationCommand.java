@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.bytedeco.pytorch.Device;
@@ -18,14 +19,17 @@ import org.dualdistill.recipe.RecipeException;
 import org.dualdistill.recipe.RunPlan;
 import org.dualdistill.train.Evaluator;
 import org.dualdistill.train.TrainConfig;
+import org.dualdistill.video.MultiViewSampler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * The seven-way ablation of {@code demo} ({@link AblationRunner}) on a user's HMDB51-layout folder with the config's
+ * The nine student rows of {@code demo} ({@link AblationRunner}) on a user's HMDB51-layout folder with the config's
  * student and its trained teachers (from {@code train-teacher}; required): student alone, KD from each teacher,
- * uniform dual, DATW, DATW + SDD and DATW + SDD + RKD, over several seeds; one table and a report folder.
+ * uniform dual, EBKD, CA-MKD, DATW, DATW + SDD and DATW + SDD + RKD, over several seeds (each seed fixes the
+ * initialization and the data order of every row); one table with 95% intervals and paired tests, and a report
+ * folder with {@code results.json} ({@link BenchmarkReport}).
  *
  * <p>Training views follow the config (the student's window, scale jitter and crop, flip with
  * {@code data.flipProbability}); {@code --fixed-views} uses a random window with a fixed centre crop and no flip
@@ -33,7 +37,7 @@ import picocli.CommandLine.Option;
  * the first computation of each window.
  */
 @Command(name = "ablation", mixinStandardHelpOptions = true,
-        description = "Run the 7-way distillation ablation (alone, KD ViT, KD CNN, uniform, DATW, +SDD, +RKD) on a dataset.")
+        description = "Run the 9 student rows (alone, KD ViT, KD CNN, uniform, EBKD, CA-MKD, DATW, +SDD, +RKD) on a dataset.")
 final class AblationCommand implements Callable<Integer> {
     @Mixin
     TrainingOptions opts = new TrainingOptions();
@@ -69,11 +73,11 @@ final class AblationCommand implements Callable<Integer> {
             Hmdb51Dataset train = Recipe.dataset(cfg, Hmdb51Dataset.Subset.TRAIN);
             Hmdb51Dataset test = Recipe.dataset(cfg, Hmdb51Dataset.Subset.TEST);
             RunPlan plan = Recipe.plan(cfg, train.classNames(), false);
+            MultiViewSampler trainViews = Recipe.trainSampler(plan, fixedViews);
             try (Device device = Devices.device(plan.device());
                  Recipe.TeacherSet ts = Recipe.teachers(plan, device, System.err);
                  TeacherCache cache = !fixedViews ? null : cacheDir != null ? TeacherCache.onDisk(cacheDir, 512L << 20)
                          : TeacherCache.inMemory(512L << 20);
-                 DataLoader loader = Recipe.trainLoader(plan, train, Recipe.trainSampler(plan, fixedViews), 0, 1, true);
                  DataLoader testLoader = Recipe.testLoader(plan, test, Recipe.testSampler(plan, 1, 1, true), 0, 1)) {
                 Teacher vit = ts.get("vit");
                 Teacher cnn = ts.get("cnn");
@@ -81,22 +85,25 @@ final class AblationCommand implements Callable<Integer> {
                 double cnnTop1 = 100 * Evaluator.evaluate(cnn.model(), testLoader, "cnn", true, 0).top1();
                 System.err.printf(Locale.ROOT, "ablation: teachers top-1 ViT %.1f%%, CNN %.1f%%%n", vitTop1, cnnTop1);
                 int ep = plan.config().schedule().epochs();
-                List<AblationRunner.Run> runs = new AblationRunner(plan, vit, cnn, loader, testLoader, cache, device,
-                        "ablation").runAll(plan.config().run().seed(), seeds, ep);
+                List<AblationRunner.Run> runs = new AblationRunner(plan, vit, cnn, train, trainViews, null, testLoader, cache,
+                        device, "ablation", null).runAll(plan.config().run().seed(), seeds, ep);
                 ModelZoo.Stats st = ModelZoo.stats(plan.model().preset(), plan.numClasses(), plan.model().view());
                 RunPlan.Member vm = plan.teacher("vit");
                 RunPlan.Member cm = plan.teacher("cnn");
                 List<AblationRunner.TeacherRow> teachers = List.of(
-                        new AblationRunner.TeacherRow("ViT/" + vm.preset().name(), vitTop1, vit.model().parameterCount(),
-                                vm.preset().macs().gmacs(vit.model(), vm.view())),
-                        new AblationRunner.TeacherRow("CNN/" + cm.preset().name(), cnnTop1, cnn.model().parameterCount(),
-                                cm.preset().macs().gmacs(cnn.model(), cm.view())));
-                AblationRunner.report(runs, seeds, st.params(), st.gmacs(), teachers, train.classNames(), out,
-                        List.of(cfg.data().root() + " split " + cfg.data().split() + ": " + train.size() + " training and "
-                                + test.size() + " test videos; student " + plan.model().preset().name() + ", teachers "
-                                + vm.weights() + " and " + cm.weights() + "; " + ep + " student epochs per run"
-                                + (fixedViews ? ", fixed views with the teacher cache." : ".")),
-                        (System.nanoTime() - t0) / 1e9);
+                        new AblationRunner.TeacherRow("vit", vitTop1, vit.model().parameterCount(),
+                                vm.preset().macs().gmacs(vit.model(), vm.view()), Map.of()),
+                        new AblationRunner.TeacherRow("cnn", cnnTop1, cnn.model().parameterCount(),
+                                cm.preset().macs().gmacs(cnn.model(), cm.view()), Map.of()));
+                List<String> paras = List.of(cfg.data().root() + " split " + cfg.data().split() + ": " + train.size()
+                        + " training and " + test.size() + " test videos; student " + plan.model().preset().name() + " ("
+                        + AblationRunner.fmt("%,d", st.params()) + " parameters), teachers " + vm.preset().name() + " ("
+                        + vm.weights() + ") and " + cm.preset().name() + " (" + cm.weights() + "); " + ep
+                        + " student epochs per run" + (fixedViews ? ", fixed views with the teacher cache." : ".")
+                        + " No validation split: the hyperparameters are the config's.");
+                List<List<String>> hp = List.of(List.of("config", String.valueOf(opts.config), "as given (not tuned here)"));
+                BenchmarkReport.write(runs, new BenchmarkReport.Context("dualdistill: ablation", paras, teachers, null,
+                        train.classNames(), hp, plan.config().run().seed()), out, (System.nanoTime() - t0) / 1e9, System.out);
                 return 0;
             }
         } catch (RecipeException e) {

@@ -133,6 +133,17 @@ public final class Charts {
      */
     public static void teacherWeightsPerFamily(Path file, List<String> teachers, List<String> families, double[][][] weights)
             throws IOException {
+        teacherWeightsPerFamily(file, "DATW: mean teacher weight per family", teachers, families, weights);
+    }
+
+    /**
+     * As {@link #teacherWeightsPerFamily(Path, List, List, double[][][])}, with a title (e.g. naming the row).
+     *
+     * @param title chart title
+     * @throws IOException on write failure
+     */
+    public static void teacherWeightsPerFamily(Path file, String title, List<String> teachers, List<String> families,
+                                               double[][][] weights) throws IOException {
         if (teachers == null || families == null || weights == null || weights.length != teachers.size()) {
             throw new IllegalArgumentException("weights need one entry per teacher: " + (teachers == null ? "null" : teachers.size())
                     + " teachers, " + (weights == null ? "null" : weights.length) + " entries");
@@ -150,7 +161,7 @@ public final class Charts {
                 series.put(teachers.get(t) + " | " + families.get(f), weights[t][f].clone());
             }
         }
-        lines(file, "DATW: mean teacher weight per family", "epoch", "mean weight", series);
+        lines(file, title, "epoch", "mean weight", series);
     }
 
     /**

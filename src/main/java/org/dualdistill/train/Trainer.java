@@ -26,6 +26,7 @@ import org.dualdistill.distill.StudentOutputs;
 import org.dualdistill.distill.Teacher;
 import org.dualdistill.distill.TeacherCache;
 import org.dualdistill.distill.TeacherOutputs;
+import org.dualdistill.internal.torch.TensorBridge;
 import org.dualdistill.internal.torch.TorchRuntime;
 import org.dualdistill.model.ModelOutput;
 import org.dualdistill.model.VideoModel;
@@ -75,6 +76,19 @@ public final class Trainer implements AutoCloseable {
     public record EpochStats(int epoch, long steps, long clips, double meanLoss, double meanCe, double seconds) {
     }
 
+    /**
+     * One finished training step, for diagnostics ({@link Builder#onStep}).
+     *
+     * @param epoch     the epoch of the step (0-based)
+     * @param step      optimizer steps completed, this one included
+     * @param labels    the batch's class labels, [B]
+     * @param breakdown every term of the objective, or null when training with cross-entropy alone
+     * @param weights   the per-sample teacher weights, row-major [B, K] (K = the objective's teachers), or null
+     *                  without an objective
+     */
+    public record StepEvent(int epoch, long step, int[] labels, ObjectiveBreakdown breakdown, float[] weights) {
+    }
+
     private final VideoModel student;
     private final List<Teacher> teachers;
     private final String studentView;
@@ -106,6 +120,8 @@ public final class Trainer implements AutoCloseable {
     private int epoch; // completed epochs
     private long step; // completed optimizer steps
     private final List<EpochStats> history = new ArrayList<>();
+    private final java.util.function.Consumer<StepEvent> onStep; // null = no step events
+    private float[] stepWeights; // the last step's per-sample teacher weights, read only when onStep is set
     private boolean closed;
 
     private Trainer(Builder b) throws IOException {
@@ -132,6 +148,7 @@ public final class Trainer implements AutoCloseable {
         this.gradientSync = b.gradientSync;
         this.onNonFinite = b.onNonFinite;
         this.maxNonFiniteSkips = b.maxNonFiniteSkips;
+        this.onStep = b.onStep;
         if (!teachers.isEmpty() && objective == null) {
             throw new IllegalArgumentException("teachers given but no objective");
         }
@@ -304,6 +321,14 @@ public final class Trainer implements AutoCloseable {
             try (Batch b = it.next()) {
                 n = b.size();
                 r = trainStep(b);
+                if (onStep != null && r.nonFiniteTerm == null) {
+                    float[] l = TensorBridge.toFloats(b.labels());
+                    int[] labels = new int[l.length];
+                    for (int i = 0; i < l.length; i++) {
+                        labels[i] = Math.round(l[i]);
+                    }
+                    onStep.accept(new StepEvent(ep, step + 1, labels, r.breakdown, r.breakdown == null ? null : stepWeights));
+                }
             }
             step++;
             batchesDone++;
@@ -502,6 +527,7 @@ public final class Trainer implements AutoCloseable {
                     }
                     r.loss().backward();
                     bd = r.breakdown();
+                    stepWeights = onStep == null ? null : TensorBridge.toFloats(r.datw().weights());
                 }
                 loss = bd.total();
                 ce = bd.ce();
@@ -687,6 +713,7 @@ public final class Trainer implements AutoCloseable {
         private GradientSync gradientSync;
         private NonFinitePolicy onNonFinite = NonFinitePolicy.STOP;
         private int maxNonFiniteSkips = 5;
+        private java.util.function.Consumer<StepEvent> onStep;
 
         private Builder(VideoModel student, TrainingOptimizer optimizer, CosineSchedule schedule, DataLoader loader) {
             this.student = Objects.requireNonNull(student, "student");
@@ -756,6 +783,13 @@ public final class Trainer implements AutoCloseable {
             this.clipGradNorm = maxNorm;
             return this;
         }
+
+        /**
+         * @param listener called on the training thread after every finite step with its labels, loss terms and
+         *                 per-sample teacher weights (which costs one device-to-host copy per step), null = none
+         * @return this
+         */
+        public Builder onStep(java.util.function.Consumer<StepEvent> listener) { this.onStep = listener; return this; }
 
         /** @param file JSONL metrics file, null = none; @return this */
         public Builder metrics(Path file) { this.metricsFile = file; return this; }
