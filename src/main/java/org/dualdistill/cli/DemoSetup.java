@@ -84,33 +84,42 @@ final class DemoSetup implements AutoCloseable {
      * How the teachers are made.
      *
      * @param pretrainEpochs epochs on the source's training split
-     * @param pretrainLr     AdamW learning rate of pretraining (cosine to 0, no warmup)
+     * @param pretrainLr     AdamW peak learning rate of pretraining (linear warmup, then cosine to 0)
+     * @param pretrainWarmupEpochs epochs of linear warmup at the start of pretraining (0 = none)
      * @param finetuneEpochs epochs on the target's training split
      * @param finetuneLrs    fine-tuning learning rates tried; the one with the best validation top-1 is kept (ties:
      *                       the first)
      * @param batch          clips per step
      * @param weightDecay    AdamW weight decay
      * @param threads        torch intra-op threads during training (pinned for reproducibility)
+     * @param clipGradNorm   global gradient-norm bound of every teacher step, 0 = none
      */
-    record TeacherSchedule(int pretrainEpochs, double pretrainLr, int finetuneEpochs, List<Double> finetuneLrs, int batch,
-                           double weightDecay, int threads) {
+    record TeacherSchedule(int pretrainEpochs, double pretrainLr, int pretrainWarmupEpochs, int finetuneEpochs,
+                           List<Double> finetuneLrs, int batch, double weightDecay, int threads, double clipGradNorm) {
         TeacherSchedule {
             finetuneLrs = List.copyOf(finetuneLrs);
-            if (pretrainEpochs < 1 || finetuneEpochs < 1 || finetuneLrs.isEmpty() || batch < 2 || threads < 1) {
+            if (pretrainEpochs < 1 || finetuneEpochs < 1 || finetuneLrs.isEmpty() || batch < 2 || threads < 1
+                    || pretrainWarmupEpochs < 0 || pretrainWarmupEpochs >= pretrainEpochs && pretrainWarmupEpochs > 0
+                    || !(clipGradNorm >= 0)) {
                 throw new IllegalArgumentException("teacher schedule needs epochs >= 1, at least one fine-tuning lr, batch >= 2 "
                         + "and threads >= 1, got " + this);
             }
         }
 
-        /** The design's schedule (docs/benchmark-world.md: 20 source epochs). */
+        /**
+         * The design's schedule (docs/benchmark-world.md: 20 source epochs), pretraining at peak lr 0.001 after 2
+         * warmup epochs: at lr 0.003 without warmup the CNN teacher's pretraining diverged (RESULTS.md, "Demo
+         * teachers on the benchmark world"); gradient norms clipped at 1 as in the demo preset.
+         */
         static TeacherSchedule standard() {
-            return new TeacherSchedule(8, 0.003, 10, List.of(0.001, 0.003), 16, 0.01, 2);
+            return new TeacherSchedule(20, 0.001, 2, 10, List.of(0.001, 0.003), 16, 0.01, 2, 1.0);
         }
 
         String summary() {
-            return String.format(Locale.ROOT, "pretrain %d epochs AdamW lr %s wd %s on source train; fine-tune %d epochs, lr from %s "
-                    + "on validation; batch %d; cosine, no warmup; torch threads %d", pretrainEpochs, pretrainLr, weightDecay,
-                    finetuneEpochs, finetuneLrs, batch, threads);
+            return String.format(Locale.ROOT, "pretrain %d epochs AdamW lr %s (%d warmup epochs) wd %s on source train; fine-tune "
+                    + "%d epochs, lr from %s on validation, no warmup; batch %d; cosine; grad-norm clip %s; torch threads %d",
+                    pretrainEpochs, pretrainLr, pretrainWarmupEpochs, weightDecay, finetuneEpochs, finetuneLrs, batch,
+                    clipGradNorm, threads);
         }
     }
 
@@ -510,7 +519,7 @@ final class DemoSetup implements AutoCloseable {
         // 1. pretraining on the source stage, at the teacher's own augmented view
         Hmdb51Dataset srcTrain = SyntheticWorld.train(source);
         Hmdb51Dataset srcTest = SyntheticWorld.test(source);
-        TrainConfig pcfg = teacherConfig(source, arch, seed, s, s.pretrainEpochs(), s.pretrainLr());
+        TrainConfig pcfg = teacherConfig(source, arch, seed, s, s.pretrainEpochs(), s.pretrainLr(), s.pretrainWarmupEpochs());
         RunPlan pplan = plan(pcfg, srcTrain.classNames());
         long t0 = System.nanoTime();
         Path pretrained = out.resolve("pretrained-" + role + ".safetensors");
@@ -537,7 +546,7 @@ final class DemoSetup implements AutoCloseable {
         List<Map<String, Object>> grid = new ArrayList<>();
         try {
             for (double lr : s.finetuneLrs()) {
-                TrainConfig fcfg = teacherConfig(target, arch, seed, s, s.finetuneEpochs(), lr);
+                TrainConfig fcfg = teacherConfig(target, arch, seed, s, s.finetuneEpochs(), lr, 0);
                 RunPlan fplan = plan(fcfg, train.classNames());
                 torch.manual_seed(roleSeed + 1);
                 VideoModel m = fplan.model().preset().build(fplan.numClasses(), fplan.model().view());
@@ -574,7 +583,7 @@ final class DemoSetup implements AutoCloseable {
                     }
                 }
             }
-            RunPlan fplan = plan(teacherConfig(target, arch, seed, s, s.finetuneEpochs(), bestLr), train.classNames());
+            RunPlan fplan = plan(teacherConfig(target, arch, seed, s, s.finetuneEpochs(), bestLr, 0), train.classNames());
             EvalResult te = evaluate(best, fplan, test);
             Path file = out.resolve(role + ".safetensors");
             TeacherFile.write(file, best, new TeacherFile.Info(file, arch, fplan.numClasses(), train.classNames(), fplan.model().view()));
@@ -606,11 +615,12 @@ final class DemoSetup implements AutoCloseable {
     }
 
     /** A teacher's cross-entropy run on a stage: the demo's base, the teacher as the model, no teachers, no flip. */
-    static TrainConfig teacherConfig(Path stage, String arch, long seed, TeacherSchedule s, int epochs, double lr) {
+    static TrainConfig teacherConfig(Path stage, String arch, long seed, TeacherSchedule s, int epochs, double lr, int warmupEpochs) {
         return TrainConfig.embeddedDemo().withModel(new TrainConfig.Model(arch, 0, TrainConfig.View.PRESET)).withTeachers(List.of())
                 .withOverrides(List.of("data.root=" + stage, "data.batchSize=" + s.batch(), "data.workers=1", "data.flipProbability=0",
                         "optimizer.name=ADAMW", "optimizer.lr=" + lr, "optimizer.weightDecay=" + s.weightDecay(),
-                        "schedule.epochs=" + epochs, "schedule.warmupEpochs=0", "schedule.minLr=0", "run.seed=" + seed));
+                        "schedule.epochs=" + epochs, "schedule.warmupEpochs=" + warmupEpochs, "schedule.minLr=0",
+                        "optimizer.clipGradNorm=" + s.clipGradNorm(), "run.seed=" + seed));
     }
 
     private static RunPlan plan(TrainConfig cfg, List<String> classNames) throws IOException {

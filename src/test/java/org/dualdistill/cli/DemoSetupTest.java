@@ -49,7 +49,7 @@ class DemoSetupTest {
     }
 
     static DemoSetup.TeacherSchedule shortSchedule() {
-        return new DemoSetup.TeacherSchedule(1, 0.003, 1, List.of(0.003), 4, 0.01, 2);
+        return new DemoSetup.TeacherSchedule(1, 0.003, 0, 1, List.of(0.003), 4, 0.01, 2, 1.0);
     }
 
     @Test
