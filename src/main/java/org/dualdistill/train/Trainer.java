@@ -44,7 +44,8 @@ import org.dualdistill.video.ViewRecord;
  * to the progress stream. At the end of every {@code checkpointEvery}-th epoch a {@link Checkpoint} is written to
  * {@code checkpointDir/epoch-NNNN}, and with {@link Builder#checkpointEverySteps} also every N steps to
  * {@code checkpointDir/step-NNNNNNNN}. Teacher outputs come from a {@link TeacherCache} when one is given and holds
- * every sample of the batch.
+ * every sample of the batch. On a CUDA {@link Builder#device} the batches come through a {@link DevicePrefetcher}:
+ * batch k+1 is copied from pinned memory on a side stream while step k computes.
  *
  * <p>Divergence: before each optimizer update the step's loss terms (ce, kd, sdd, rkd, hint), the total and the global
  * gradient norm are checked for NaN/inf. They are host scalars the step reads anyway (the norm in one device-side
