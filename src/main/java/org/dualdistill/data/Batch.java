@@ -9,7 +9,9 @@ import org.dualdistill.internal.torch.TorchRuntime;
 import org.dualdistill.video.ViewRecord;
 
 /**
- * One batch from a {@link DataLoader}: per view a {@code float32 [B, 3, T, H, W]} CPU tensor (normalized, contiguous),
+ * One batch from a {@link DataLoader}: per view a {@code float32 [B, 3, T, H, W]} CPU tensor (normalized, contiguous;
+ * in pinned memory with {@link DataLoader.Builder#optPinMemory}, on a CUDA device when it comes from a
+ * {@link DevicePrefetcher}),
  * the labels {@code int64 [B]}, the extra labels {@code int64 [B, K]} when the dataset has them (EPIC-KITCHENS' verb
  * and noun), the examples and, per view, the {@link ViewRecord}s of its B clips (the teacher-output cache keys).
  *
@@ -49,6 +51,42 @@ public final class Batch implements AutoCloseable {
         this.tensors = new OwnedTensors(this, "Batch", retained, OPEN::decrementAndGet);
     }
 
+    /**
+     * A copy of {@code like} elsewhere (a device): same epoch, index, views, examples and records.
+     *
+     * @param retained  the copies of {@code like}'s tensors, in {@link #tensor(int)} order; retained, now owned by this
+     * @param onRelease runs once after this batch's tensors are released (it frees what the copy depended on)
+     */
+    Batch(Batch like, Tensor[] retained, Runnable onRelease) {
+        this.numViews = like.numViews;
+        this.epoch = like.epoch;
+        this.index = like.index;
+        this.viewNames = like.viewNames;
+        this.videos = like.videos;
+        this.records = like.records;
+        if (retained.length != like.tensorCount()) {
+            throw new IllegalArgumentException("expected " + like.tensorCount() + " tensors, got " + retained.length);
+        }
+        OPEN.incrementAndGet();
+        this.tensors = new OwnedTensors(this, "Batch", retained, () -> {
+            try {
+                onRelease.run();
+            } finally {
+                OPEN.decrementAndGet();
+            }
+        });
+    }
+
+    /** @return the number of tensor slots: views, labels, extra labels */
+    int tensorCount() {
+        return numViews + 2;
+    }
+
+    /** @return tensor slot {@code i} (borrowed; null for a detached view or absent extra labels) */
+    Tensor tensor(int i) {
+        return tensors.get(i);
+    }
+
     /** @return B, the number of clips (smaller than the loader's batch size for the last batch or after skips) */
     public int size() {
         return videos.size();
@@ -78,7 +116,7 @@ public final class Batch implements AutoCloseable {
      * Lends one view's clips.
      *
      * @param view the view's index
-     * @return {@code float32 [B, 3, T, H, W]} on the CPU; borrowed: valid until the batch is closed, do not close it
+     * @return {@code float32 [B, 3, T, H, W]} on the batch's device; borrowed: valid until the batch is closed, do not close it
      */
     public Tensor data(int view) {
         if (view < 0 || view >= numViews) {

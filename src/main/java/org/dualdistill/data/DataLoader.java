@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -131,6 +132,7 @@ public final class DataLoader implements AutoCloseable {
     private final ArrayDeque<String> recentSkips = new ArrayDeque<>();
     private final double maxSkippedFraction;
     private final Path skipList;
+    private final boolean pinMemory;
     private final LinkedHashMap<Path, String> skippedFiles = new LinkedHashMap<>(); // guarded by itself
     private int summarized; // guarded by skippedFiles: files already in a skipSummary()
 
@@ -150,6 +152,7 @@ public final class DataLoader implements AutoCloseable {
         this.shardPadding = b.shardPadding;
         this.maxSkippedFraction = b.maxSkippedFraction;
         this.skipList = b.skipList;
+        this.pinMemory = b.pinMemory;
         if (dataset.numExtraLabels() > 0) {
             for (LabeledVideo v : dataset.videos()) {
                 if (v.extraLabels().size() != dataset.numExtraLabels()) {
@@ -196,6 +199,7 @@ public final class DataLoader implements AutoCloseable {
         private boolean shardPadding = true;
         private double maxSkippedFraction = 1.0;
         private Path skipList;
+        private boolean pinMemory;
 
         private Builder(VideoDataset dataset, MultiViewSampler sampler) {
             if (dataset == null || sampler == null) {
@@ -345,11 +349,25 @@ public final class DataLoader implements AutoCloseable {
         }
 
         /**
+         * @param pin whether the workers render batches into pinned (page-locked) host memory, from which a
+         *            {@link DevicePrefetcher} copies to a CUDA device without blocking (default false). Needs CUDA:
+         *            {@link #build} refuses it in one line on the CPU build of LibTorch or without a device.
+         * @return this
+         */
+        public Builder optPinMemory(boolean pin) {
+            this.pinMemory = pin;
+            return this;
+        }
+
+        /**
          * Starts the worker threads; they wait for {@link DataLoader#epoch(int)}.
          *
          * @return the loader; caller must close it
          */
         public DataLoader build() {
+            if (pinMemory) {
+                DevicePrefetcher.requireCuda();
+            }
             return new DataLoader(this);
         }
 
@@ -638,7 +656,9 @@ public final class DataLoader implements AutoCloseable {
             Tensor[] out = new Tensor[nv];
             for (int v = 0; v < nv; v++) {
                 ViewSpec s = views.get(v);
-                out[v] = torch.empty(new long[] {n, 3, s.frames(), s.height(), s.width()}, new TensorOptions(ScalarType.Float), null);
+                TensorOptions o = new TensorOptions(ScalarType.Float);
+                out[v] = torch.empty(new long[] {n, 3, s.frames(), s.height(), s.width()},
+                        pinMemory ? o.pinned_memory(new BoolOptional(true)) : o, null);
             }
             Fill fill = new Fill(out, n, extraK, nv);
             int p = from;
@@ -658,10 +678,10 @@ public final class DataLoader implements AutoCloseable {
             }
             Tensor[] all = new Tensor[nv + 2];
             for (int v = 0; v < nv; v++) {
-                all[v] = f == n ? out[v] : out[v].narrow(0, 0, f).clone();
+                all[v] = f == n ? out[v] : pinned(out[v].narrow(0, 0, f).clone());
             }
-            all[nv] = Tensor.create(Arrays.copyOf(fill.labels, f));
-            all[nv + 1] = extraK == 0 ? null : Tensor.create(Arrays.copyOf(fill.extra, f * extraK), f, extraK);
+            all[nv] = pinned(Tensor.create(Arrays.copyOf(fill.labels, f)));
+            all[nv + 1] = extraK == 0 ? null : pinned(Tensor.create(Arrays.copyOf(fill.extra, f * extraK), f, extraK));
             for (Tensor t : all) {
                 if (t != null) {
                     t.retainReference();
@@ -671,6 +691,11 @@ public final class DataLoader implements AutoCloseable {
         } finally {
             workerNanos.addAndGet(System.nanoTime() - t0);
         }
+    }
+
+    /** @return {@code t}, or its copy in pinned memory with {@link Builder#optPinMemory} */
+    private Tensor pinned(Tensor t) {
+        return pinMemory ? t.pin_memory() : t;
     }
 
     /** What a batch under construction has collected. */

@@ -289,7 +289,8 @@ public final class Recipe {
         TrainConfig.Data d = plan.config().data();
         return DataLoader.builder(ds, views).optBatchSize(d.batchSize()).optWorkers(d.workers())
                 .optDropLast(dropLast && ds.size() > d.batchSize()).optMaxSkippedFraction(d.maxSkippedFraction())
-                .optSkipList(skipList).optSeed(plan.config().run().seed()).optShard(rank, world).build();
+                .optSkipList(skipList).optSeed(plan.config().run().seed()).optShard(rank, world)
+                .optPinMemory(plan.device().startsWith("cuda")).build();
     }
 
     /** @return the deterministic, unshuffled test loader (shard {@code rank} of {@code world}); caller must close */
@@ -297,7 +298,7 @@ public final class Recipe {
         TrainConfig.Data d = plan.config().data();
         return DataLoader.builder(ds, views).optBatchSize(d.batchSize()).optWorkers(d.workers()).optShuffle(false)
                 .optSeed(plan.config().run().seed()).optShard(rank, world).optShardPadding(false)
-                .optMaxSkippedFraction(d.maxSkippedFraction()).build();
+                .optMaxSkippedFraction(d.maxSkippedFraction()).optPinMemory(plan.device().startsWith("cuda")).build();
     }
 
     // ---------------------------------------------------------------- models

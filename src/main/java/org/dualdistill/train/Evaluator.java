@@ -11,6 +11,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.data.Batch;
 import org.dualdistill.data.DataLoader;
+import org.dualdistill.data.DevicePrefetcher;
 import org.dualdistill.data.LabeledVideo;
 import org.dualdistill.internal.torch.TensorBridge;
 import org.dualdistill.internal.torch.TorchRuntime;
@@ -114,39 +115,39 @@ public final class Evaluator {
         long anon = 0;
         model.module().eval();
         org.bytedeco.pytorch.Device device = modelDevice(model);
-        for (Batch b : loader.epoch(epoch)) {
-            try (b; PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-                Tensor x = b.data(view);
-                if (device != null) { // the model lives on a GPU: evaluate there (pinned, non-blocking copy)
-                    x = x.pin_memory().to(device, x.dtype(), true, false);
-                }
-                Tensor logits = model.forward(x).logits();
-                if (logits.size(1) != width) {
-                    throw new IllegalArgumentException("model has " + logits.size(1) + " outputs, expected " + expected);
-                }
-                float[][] p = new float[heads.length][];
-                for (int h = 0, off = 0; h < heads.length; off += heads[h], h++) {
-                    p[h] = TensorBridge.toFloats(torch.softmax(logits.narrow(1, off, heads[h]), 1).cpu().contiguous());
-                }
-                for (int i = 0; i < b.size(); i++) {
-                    String key = aggregateByVideo ? b.videos().get(i).id() : "clip#" + (anon++);
-                    double[][] s = scores.computeIfAbsent(key, k -> {
-                        double[][] z = new double[heads.length][];
-                        for (int h = 0; h < heads.length; h++) {
-                            z[h] = new double[heads[h]];
-                        }
-                        return z;
-                    });
-                    for (int h = 0; h < heads.length; h++) {
-                        for (int j = 0; j < heads[h]; j++) {
-                            s[h][j] += p[h][i * heads[h] + j];
-                        }
+        Iterable<Batch> pass = loader.epoch(epoch);
+        // the model lives on a GPU: evaluate there, batch k+1 copied (pinned, non-blocking) while k is scored
+        try (DevicePrefetcher feed = device == null ? null : DevicePrefetcher.cuda(pass, device)) {
+            for (Batch b : feed == null ? pass : (Iterable<Batch>) () -> feed) {
+                try (b; PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+                    Tensor logits = model.forward(b.data(view)).logits();
+                    if (logits.size(1) != width) {
+                        throw new IllegalArgumentException("model has " + logits.size(1) + " outputs, expected " + expected);
                     }
-                    videos.put(key, b.videos().get(i));
-                    clips++;
-                }
-                if (onBatch != null) {
-                    onBatch.accept(b.size());
+                    float[][] p = new float[heads.length][];
+                    for (int h = 0, off = 0; h < heads.length; off += heads[h], h++) {
+                        p[h] = TensorBridge.toFloats(torch.softmax(logits.narrow(1, off, heads[h]), 1).cpu().contiguous());
+                    }
+                    for (int i = 0; i < b.size(); i++) {
+                        String key = aggregateByVideo ? b.videos().get(i).id() : "clip#" + (anon++);
+                        double[][] s = scores.computeIfAbsent(key, k -> {
+                            double[][] z = new double[heads.length][];
+                            for (int h = 0; h < heads.length; h++) {
+                                z[h] = new double[heads[h]];
+                            }
+                            return z;
+                        });
+                        for (int h = 0; h < heads.length; h++) {
+                            for (int j = 0; j < heads[h]; j++) {
+                                s[h][j] += p[h][i * heads[h] + j];
+                            }
+                        }
+                        videos.put(key, b.videos().get(i));
+                        clips++;
+                    }
+                    if (onBatch != null) {
+                        onBatch.accept(b.size());
+                    }
                 }
             }
         }

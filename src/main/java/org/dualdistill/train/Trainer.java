@@ -19,6 +19,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.dualdistill.data.Batch;
 import org.dualdistill.data.DataLoader;
+import org.dualdistill.data.DevicePrefetcher;
 import org.dualdistill.distill.DistillationObjective;
 import org.dualdistill.distill.ObjectiveBreakdown;
 import org.dualdistill.distill.ObjectiveResult;
@@ -44,7 +45,8 @@ import org.dualdistill.video.ViewRecord;
  * to the progress stream. At the end of every {@code checkpointEvery}-th epoch a {@link Checkpoint} is written to
  * {@code checkpointDir/epoch-NNNN}, and with {@link Builder#checkpointEverySteps} also every N steps to
  * {@code checkpointDir/step-NNNNNNNN}. Teacher outputs come from a {@link TeacherCache} when one is given and holds
- * every sample of the batch.
+ * every sample of the batch. On a CUDA {@link Builder#device} the batches come through a {@link DevicePrefetcher}:
+ * batch k+1 is copied from pinned memory on a side stream while step k computes.
  *
  * <p>Divergence: before each optimizer update the step's loss terms (ce, kd, sdd, rkd, hint), the total and the global
  * gradient norm are checked for NaN/inf. They are host scalars the step reads anyway (the norm in one device-side
@@ -305,14 +307,23 @@ public final class Trainer implements AutoCloseable {
     }
 
     private EpochStats runEpoch(int ep, int epochs, Progress progress) throws IOException {
+        int first = resumeBatch;
+        resumeBatch = 0;
+        Iterable<Batch> batches = loader.epoch(ep, first);
+        if (device == null || !device.is_cuda()) {
+            return runEpoch(ep, first, batches.iterator(), progress);
+        }
+        try (DevicePrefetcher feed = DevicePrefetcher.cuda(batches, device)) { // copies batch k+1 during step k
+            return runEpoch(ep, first, feed, progress);
+        }
+    }
+
+    private EpochStats runEpoch(int ep, int first, Iterator<Batch> it, Progress progress) throws IOException {
         long t0 = System.nanoTime();
         long steps = 0;
         long clips = 0;
         double lossSum = 0;
         double ceSum = 0;
-        int first = resumeBatch;
-        resumeBatch = 0;
-        Iterator<Batch> it = loader.epoch(ep, first).iterator();
         long batchesDone = 0; // batches of this call consumed, dropped steps included (the position in the epoch)
         while (it.hasNext() && !stepLimitReached()) {
             long s0 = System.nanoTime();
@@ -390,13 +401,20 @@ public final class Trainer implements AutoCloseable {
         return maxSteps > 0 && step >= maxSteps;
     }
 
-    /** @return batch tensor {@code t} on the training device (pinned host memory, non-blocking copy on CUDA) */
+    /**
+     * @return batch tensor {@code t} on the training device: on CUDA the {@link DevicePrefetcher} has put it there
+     *         already; otherwise (a tensor not from the batch) a pinned, non-blocking copy
+     */
     private Tensor onDevice(Tensor t) {
-        if (device == null || t.device().type() == device.type() && t.device().index() == device.index()) {
+        if (device == null || t.is_cuda() == device.is_cuda() && (!t.is_cuda() || t.device().index() == deviceIndex())) {
             return t;
         }
         Tensor src = device.is_cuda() && !t.is_pinned() ? t.pin_memory() : t;
         return src.to(device, src.dtype(), true, false);
+    }
+
+    private long deviceIndex() {
+        return device.has_index() ? device.index() : 0;
     }
 
     /** Prints the loader's one-line summary of unusable videos, when files were skipped since the last one. */
@@ -753,8 +771,9 @@ public final class Trainer implements AutoCloseable {
         }
 
         /**
-         * @param d the device the models live on; each batch's views and labels are copied there (from pinned host
-         *          memory, non-blocking, on CUDA), null = leave them where the loader made them (the CPU)
+         * @param d the device the models live on; each batch's views and labels are copied there (on CUDA by a
+         *          {@link DevicePrefetcher}: from pinned host memory, non-blocking, on a side stream, one batch
+         *          ahead), null = leave them where the loader made them (the CPU)
          * @return this
          */
         public Builder device(Device d) { this.device = d; return this; }
