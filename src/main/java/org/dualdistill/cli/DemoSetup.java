@@ -6,10 +6,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -26,6 +23,7 @@ import org.dualdistill.data.Hmdb51Dataset;
 import org.dualdistill.data.synthetic.ClassFamily;
 import org.dualdistill.data.synthetic.SyntheticWorld;
 import org.dualdistill.data.synthetic.WorldConfig;
+import org.dualdistill.export.StudentExport;
 import org.dualdistill.model.VideoModel;
 import org.dualdistill.model.io.SafeTensors;
 import org.dualdistill.recipe.Recipe;
@@ -434,25 +432,12 @@ final class DemoSetup implements AutoCloseable {
         if (!Files.isRegularFile(f)) {
             throw new IOException(f.toAbsolutePath() + ": teacher file missing");
         }
-        String got = sha256(f);
+        String got = StudentExport.sha256(f);
         if (!got.equals(want)) {
             throw new IOException(f.toAbsolutePath() + ": sha256 " + got + " is not the card's " + want
                     + " (a changed or truncated file)");
         }
         return f;
-    }
-
-    static String sha256(Path f) throws IOException {
-        try (InputStream in = Files.newInputStream(f)) {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            byte[] buf = new byte[1 << 16];
-            for (int n; (n = in.read(buf)) > 0; ) {
-                md.update(buf, 0, n);
-            }
-            return HexFormat.of().formatHex(md.digest());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static TeacherStats stats(JsonNode card, String role) {
@@ -590,7 +575,7 @@ final class DemoSetup implements AutoCloseable {
             Map<String, Object> c = new LinkedHashMap<>();
             c.put("arch", arch);
             c.put("file", role + ".safetensors");
-            c.put("sha256", sha256(file));
+            c.put("sha256", StudentExport.sha256(file));
             c.put("params", best.parameterCount());
             c.put("view", fplan.model().view().summary());
             c.put("classes", train.classNames());

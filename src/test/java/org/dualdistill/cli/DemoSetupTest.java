@@ -21,6 +21,7 @@ import org.bytedeco.pytorch.Device;
 import org.dualdistill.data.synthetic.SyntheticWorld;
 import org.dualdistill.data.synthetic.WorldClass;
 import org.dualdistill.data.synthetic.WorldConfig;
+import org.dualdistill.export.StudentExport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -63,11 +64,11 @@ class DemoSetupTest {
         Path b = world.resolve("teachers");
         DemoSetup.trainTeachers(world, w, shortSchedule(), b, log);
         for (String role : List.of("vit", "cnn")) {
-            assertEquals(DemoSetup.sha256(a.resolve(role + ".safetensors")), DemoSetup.sha256(b.resolve(role + ".safetensors")),
+            assertEquals(StudentExport.sha256(a.resolve(role + ".safetensors")), StudentExport.sha256(b.resolve(role + ".safetensors")),
                     role + ": two retrains wrote different bytes");
         }
-        String vitSha = DemoSetup.sha256(a.resolve("vit.safetensors"));
-        String cnnSha = DemoSetup.sha256(a.resolve("cnn.safetensors"));
+        String vitSha = StudentExport.sha256(a.resolve("vit.safetensors"));
+        String cnnSha = StudentExport.sha256(a.resolve("cnn.safetensors"));
         System.out.println("shortened retrain sha256: vit " + vitSha + " cnn " + cnnSha);
         assertEquals(SHORT_VIT_SHA256, vitSha, "vit: the shortened retrain no longer writes the committed bytes");
         assertEquals(SHORT_CNN_SHA256, cnnSha, "cnn: the shortened retrain no longer writes the committed bytes");
