@@ -50,7 +50,8 @@ class DemoSetupTest {
     }
 
     static DemoSetup.TeacherSchedule shortSchedule() {
-        return new DemoSetup.TeacherSchedule(1, 0.003, 0, 1, List.of(0.003), 4, 0.01, 2, 1.0);
+        return new DemoSetup.TeacherSchedule(1, 0, 1, 4, 2, 1.0, new DemoSetup.TeacherOptimizer("ADAMW", 0.003, List.of(0.003), 0.01),
+                new DemoSetup.TeacherOptimizer("SGD", 0.05, List.of(0.03), 5e-5));
     }
 
     @Test

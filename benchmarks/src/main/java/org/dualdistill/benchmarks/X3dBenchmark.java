@@ -32,7 +32,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * per trial; each call runs inside its own PointerScope so activations are freed every iteration (without it
  * native memory grows without bound and the numbers drift). The backward variant also zeroes the gradients, as a
  * training loop would. depthwiseConvs times forward + backward of X3D-S's 26 depthwise 3x3x3 convolutions alone, at
- * the shapes they see in the step (the known slow path of stock kernels, pytorch#37406), so its share of trainStep
+ * the shapes they see in the step, backpropagating a fixed random upstream gradient (so no loss arithmetic is
+ * counted; the input and weight gradients are both computed) (the known slow path of stock kernels, pytorch#37406), so its share of trainStep
  * can be read off -- see benchmarks/RESULTS.md.
  * depthwise = torch | fast selects X3d's depthwise route (DepthwiseMode.TORCH | FAST), in the model and in
  * depthwiseConvs (26 conv_b layers; the stem's conv_xy is not included). FAST is the hand-written kernel
@@ -64,6 +65,7 @@ public class X3dBenchmark {
     private java.util.List<org.bytedeco.pytorch.Conv3dImpl> depthwiseLayers;
     private java.util.List<Tensor> depthwiseInputs;
     private java.util.List<Long> strides;
+    private java.util.List<Tensor> depthwiseGrads;
     private org.dualdistill.model.x3d.DepthwiseMode route;
 
     @Setup(Level.Trial)
@@ -82,6 +84,7 @@ public class X3dBenchmark {
         depthwiseLayers = new java.util.ArrayList<>();
         depthwiseInputs = new java.util.ArrayList<>();
         strides = new java.util.ArrayList<>();
+        depthwiseGrads = new java.util.ArrayList<>();
         for (long[] st : stages) {
             for (int i = 0; i < st[3]; i++) {
                 long stride = i == 0 ? st[2] : 1;
@@ -91,6 +94,8 @@ public class X3dBenchmark {
                         new long[] {1, stride, stride}, new long[] {1, 1, 1}, st[0], false));
                 try (PointerScope scope = new PointerScope()) {
                     depthwiseInputs.add(torch.randn(batch, st[0], 13, size, size).requires_grad_(true).retainReference());
+                    long out = (size - 1) / stride + 1;
+                    depthwiseGrads.add(torch.randn(batch, st[0], 13, out, out).retainReference());
                 }
             }
         }
@@ -123,15 +128,16 @@ public class X3dBenchmark {
         try (PointerScope scope = new PointerScope()) {
             for (int i = 0; i < depthwiseLayers.size(); i++) {
                 Tensor x = depthwiseInputs.get(i);
-                if (x.grad().defined()) {
-                    x.grad().zero_();
-                }
+                x.mutable_grad().reset(); // as zero_grad(set_to_none): autograd stores the new gradient, no accumulation
                 org.bytedeco.pytorch.Conv3dImpl conv = depthwiseLayers.get(i);
                 Tensor y = route == org.dualdistill.model.x3d.DepthwiseMode.TORCH ? conv.forward(x)
                         : org.dualdistill.model.x3d.DepthwiseConv3d.forward(x, conv.weight(), strides.get(i), 1, 1, route);
-                Tensor l = y.mul(y).mean();
-                l.backward();
-                acc += l.item_double();
+                y.backward(depthwiseGrads.get(i), new org.bytedeco.pytorch.BoolOptional(), false,
+                        new org.bytedeco.pytorch.TensorArrayRefOptional());
+                acc += conv.weight().grad().defined() ? 1 : 0;
+            }
+            for (org.bytedeco.pytorch.Conv3dImpl conv : depthwiseLayers) {
+                conv.weight().mutable_grad().reset();
             }
         }
         return acc;

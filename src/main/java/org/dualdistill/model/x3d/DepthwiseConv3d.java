@@ -59,6 +59,9 @@ public final class DepthwiseConv3d {
                     + java.util.Arrays.toString(weight.sizes().vec().get()));
         }
         long pt = kt / 2;
+        if (mode == DepthwiseMode.AUTO) {
+            mode = !x.is_cuda() && KernelDepthwise.applies(x, weight) ? DepthwiseMode.FAST : DepthwiseMode.TORCH;
+        }
         if (mode == DepthwiseMode.FAST) {
             if (KernelDepthwise.applies(x, weight)) {
                 return KernelDepthwise.forward(x, weight, new int[] {1, (int) stride, (int) stride},

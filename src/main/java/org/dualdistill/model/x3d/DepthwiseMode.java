@@ -8,8 +8,13 @@ package org.dualdistill.model.x3d;
  */
 public enum DepthwiseMode {
     /**
-     * LibTorch's {@code conv3d(groups = C)} on contiguous NCDHW activations: the reference, what PyTorch eager runs,
-     * and {@link X3d}'s default.
+     * {@link X3d}'s default: {@link #FAST} for float32 CPU tensors (the hand-written kernels, measured faster than
+     * LibTorch's op in training and eval, benchmarks/RESULTS.md), {@link #TORCH} everywhere else (on CUDA, cuDNN's
+     * op: the CUDA kernels stay opt-in through FAST until they have been measured on a GPU).
+     */
+    AUTO,
+    /**
+     * LibTorch's {@code conv3d(groups = C)} on contiguous NCDHW activations: the reference, what PyTorch eager runs.
      */
     TORCH,
     /** LibTorch's {@code conv3d(groups = C)} with the whole network in {@code ChannelsLast3d} (candidate a, measured only). */

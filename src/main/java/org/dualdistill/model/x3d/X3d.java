@@ -35,8 +35,9 @@ import org.dualdistill.model.VideoModel;
  * 400 classes), L 16x312 (depth factor 5.0, 6,153,384). The head pools over whatever res5 map the input gives,
  * so any clip size that survives the strides works.
  *
- * <p>The depthwise convolutions (stem conv_xy, every conv_b) run through a {@link DepthwiseMode}: TORCH (the
- * default) is LibTorch's conv3d, the reference; FAST runs the hand-written kernels forward and backward (see
+ * <p>The depthwise convolutions (stem conv_xy, every conv_b) run through a {@link DepthwiseMode}: AUTO (the
+ * default) runs the hand-written kernels on float32 CPU tensors and LibTorch's conv3d elsewhere; TORCH is LibTorch's
+ * conv3d, the reference; FAST runs the hand-written kernels forward and backward wherever they apply (see
  * {@link DepthwiseConv3d} and benchmarks/RESULTS.md for the routes measured). All use the same parameters and
  * state_dict.
  *
@@ -163,7 +164,7 @@ public final class X3d implements VideoModel {
         private int clipLength = 13;
         private int crop = 160;
         private long[] heads;
-        private DepthwiseMode depthwise = DepthwiseMode.TORCH;
+        private DepthwiseMode depthwise = DepthwiseMode.AUTO;
 
         private Builder() {
         }
@@ -200,9 +201,9 @@ public final class X3d implements VideoModel {
         public Builder crop(int s) { crop = s; return this; }
 
         /**
-         * @param mode how the depthwise convolutions run ({@link DepthwiseMode#TORCH}, LibTorch's op on NCDHW and
-         *             the reference, by default: FAST is 1.6x faster on the 2-thread training step but was slower
-         *             at 1 thread in the same run, see benchmarks/RESULTS.md); the parameters and results are the same
+         * @param mode how the depthwise convolutions run ({@link DepthwiseMode#AUTO} by default: the hand-written
+         *             kernels on the CPU, LibTorch's op on CUDA; {@link DepthwiseMode#TORCH} is the reference); the
+         *             parameters and results are the same to float tolerance
          * @return this
          */
         public Builder depthwise(DepthwiseMode mode) {
