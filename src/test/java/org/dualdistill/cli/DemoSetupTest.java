@@ -40,7 +40,7 @@ class DemoSetupTest {
      * full-schedule files' sha256 are in {@code card.json} next to them.
      */
     static final String SHORT_VIT_SHA256 = "560ba7f10aacb5b388aab72d86f197d62c30863c74f25fa621afe1923eecab27";
-    static final String SHORT_CNN_SHA256 = "013803c21da05e695cf684e587223026596d9a8ae6e0d90f11b4467eee6c87a8";
+    static final String SHORT_CNN_SHA256 = "a2e1112e7741ad106802f42d8c3736616a8236bb9689d0af97fbc0f101f228db";
 
     /** 4 source classes x (4 + 1), the design's 8 target classes x (2 + 1 + 1), 8-10 frames. */
     static WorldConfig tiny() {
