@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
+import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
@@ -81,7 +82,7 @@ public final class Optimizers {
                 }
                 case ADAMW -> {
                     AdamWOptions o = new AdamWOptions(cfg.lr());
-                    o.betas().put(0, cfg.beta1()).put(1, cfg.beta2());
+                    setBetas(o, cfg.beta1(), cfg.beta2());
                     o.eps().put(cfg.eps());
                     o.weight_decay().put(cfg.weightDecay());
                     yield new AdamW(decay, o);
@@ -101,6 +102,40 @@ public final class Optimizers {
             }
             return new TrainingOptimizer(opt, cfg.name(), cfg.lr());
         }
+    }
+
+    /**
+     * Where beta1 lives in {@code AdamWOptions::betas()}, a {@code std::tuple<double, double>} that the presets map
+     * to a bare {@code DoublePointer}. libstdc++ lays a tuple's elements out in reverse order, so slot 0 holds
+     * beta2: writing (beta1, beta2) to slots (0, 1) swapped them, and every AdamW run before 2026-12-04 ran with
+     * beta1 = 0.999 and beta2 = 0.9 (the update's numerator averaged over ~1,000 steps, its denominator over ~10:
+     * steps of up to ~100x the learning rate once gradients shrink, and the demo's ViT teacher did not learn).
+     * Found from LibTorch's own defaults (0.9, 0.999) rather than assumed, so another C++ library's layout works too.
+     */
+    private static final int BETA1_SLOT = beta1Slot();
+
+    private static int beta1Slot() {
+        try (PointerScope scope = new PointerScope()) {
+            DoublePointer d = new AdamWOptions(1.0).betas();
+            if (d.get(0) == 0.9 && d.get(1) == 0.999) {
+                return 0;
+            }
+            if (d.get(1) == 0.9 && d.get(0) == 0.999) {
+                return 1;
+            }
+            throw new IllegalStateException("AdamWOptions: unexpected default betas layout (" + d.get(0) + ", " + d.get(1)
+                    + "), expected LibTorch's (0.9, 0.999) in either order");
+        }
+    }
+
+    private static void setBetas(AdamWOptions o, double beta1, double beta2) {
+        o.betas().put(BETA1_SLOT, beta1).put(1 - BETA1_SLOT, beta2);
+    }
+
+    /** @return (beta1, beta2) of an AdamW group's options */
+    static double[] betas(OptimizerOptions o) {
+        DoublePointer d = new AdamWOptions(o).betas();
+        return new double[] {d.get(BETA1_SLOT), d.get(1 - BETA1_SLOT)};
     }
 
     static double weightDecay(OptimizerOptions o, TrainConfig.Algorithm a) {
