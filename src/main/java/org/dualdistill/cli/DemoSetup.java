@@ -139,7 +139,8 @@ final class DemoSetup implements AutoCloseable {
          * X3D recipe does (SGD, momentum 0.9, Nesterov, wd 5e-5, cosine); the ViT teacher as MViTv2's (AdamW,
          * wd 0.05). Until 2026-12-03 both used AdamW and inherited the demo's SGD warmup start lr (0.005, five
          * times the AdamW peak): the CNN's loss spiked on single batches (grad norm up to 6e4) and diverged, the ViT
-         * never left chance (benchmarks/RESULTS.md, "Demo teachers, second attempt").
+         * never left chance (benchmarks/RESULTS.md, "Why the first teachers failed"). Until 2026-12-04 AdamW also
+         * ran with its betas swapped (see {@code Optimizers}), which kept the ViT weak (19% on the target).
          */
         static TeacherSchedule standard() {
             return new TeacherSchedule(20, 2, 10, 16, 2, 1.0,
