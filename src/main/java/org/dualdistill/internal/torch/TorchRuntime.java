@@ -27,9 +27,13 @@ import org.bytedeco.javacpp.Loader;
  * spins for its peers; when any other thread needs that core (the data loader's decoder, the teacher cache, another
  * process) a training step on 2 cores became 10-40x slower (measured: 1.4-4.6 s instead of 0.09-0.14 s for one
  * distillation step while another process was busy). Passive waiting costs nothing measurable when the cores are free.
+ *
+ * <p>Last, it checks LibTorch's oneDNN convolution backward against its native kernels and turns oneDNN off where they
+ * disagree ({@link OneDnnCheck}: wrong and NaN input gradients seen on an AVX-512 machine).
  */
 public final class TorchRuntime {
     private static volatile boolean done;
+    private static volatile String oneDnn;
 
     private TorchRuntime() {
     }
@@ -52,8 +56,14 @@ public final class TorchRuntime {
                 // not fatal: the presets' own loader still runs and reports its own errors
                 System.getLogger("org.dualdistill").log(System.Logger.Level.DEBUG, "JavaCPP cache warm-up skipped: " + e);
             }
+            oneDnn = OneDnnCheck.apply(); // after the warm-up: the presets' classes may load now
             done = true;
         }
+    }
+
+    /** @return what the oneDNN check decided for this process ({@link OneDnnCheck}), or null before {@link #init()} */
+    public static String oneDnnStatus() {
+        return oneDnn;
     }
 
     /** {@code setenv("OMP_WAIT_POLICY", "PASSIVE", 0)} through libc: no effect when the user chose a policy. */
