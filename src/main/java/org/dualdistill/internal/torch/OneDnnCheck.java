@@ -107,7 +107,8 @@ final class OneDnnCheck {
         return null;
     }
 
-    private static Tensor[] grads(Tensor x0, Tensor w0, Tensor g, long[] stride, long[] pad, long groups) {
+    /** @return the output, input gradient and weight gradient of conv3d(x, w) backpropagating g (dilation 1) */
+    static Tensor[] grads(Tensor x0, Tensor w0, Tensor g, long[] stride, long[] pad, long groups) {
         Tensor x = x0.detach().requires_grad_(true);
         Tensor w = w0.detach().requires_grad_(true);
         Tensor y = torch.conv3d(x, w, new TensorOptional(), ref(stride), ref(pad), ref(1, 1, 1), groups);

@@ -3,13 +3,8 @@ package org.dualdistill.internal.torch;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.BoolOptional;
-import org.bytedeco.pytorch.LongArrayRef;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorArrayRefOptional;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 
@@ -20,21 +15,9 @@ import org.junit.jupiter.api.Test;
  */
 class OneDnnCheckTest {
 
-    private static LongArrayRef ref(long... v) {
-        return new LongArrayRef(new LongPointer(v), v.length);
-    }
-
-    private static Tensor[] grads(Tensor x0, Tensor w0, Tensor g, long[] stride, long[] pad, long groups) {
-        Tensor x = x0.detach().requires_grad_(true);
-        Tensor w = w0.detach().requires_grad_(true);
-        Tensor y = torch.conv3d(x, w, new TensorOptional(), ref(stride), ref(pad), ref(1, 1, 1), groups);
-        y.backward(g, new BoolOptional(), false, new TensorArrayRefOptional());
-        return new Tensor[] {y.detach(), x.grad(), w.grad()};
-    }
-
     private static void check(String what, Tensor x, Tensor w, Tensor g, long[] stride, long[] pad, long groups) {
-        Tensor[] f32 = grads(x, w, g, stride, pad, groups);
-        Tensor[] f64 = grads(x.to(torch.ScalarType.Double), w.to(torch.ScalarType.Double), g.to(torch.ScalarType.Double),
+        Tensor[] f32 = OneDnnCheck.grads(x, w, g, stride, pad, groups);
+        Tensor[] f64 = OneDnnCheck.grads(x.to(torch.ScalarType.Double), w.to(torch.ScalarType.Double), g.to(torch.ScalarType.Double),
                 stride, pad, groups);
         String[] names = {"output", "input gradient", "weight gradient"};
         for (int i = 0; i < 3; i++) {
