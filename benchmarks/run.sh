@@ -26,6 +26,10 @@ set -euo pipefail
 
 bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_dir="$(cd "$bench_dir/.." && pwd)"
+# glibc malloc keeps freed tensor memory for reuse, in the JMH forks and the Python baseline alike
+# (src/main/sh/malloc-env.sh; DUALDISTILL_MALLOC=system measures glibc's defaults instead)
+# shellcheck source=../src/main/sh/malloc-env.sh
+source "$repo_dir/src/main/sh/malloc-env.sh"
 python=/usr/bin/python3
 
 short=0
@@ -72,6 +76,7 @@ if ! jdk="$(find_jdk)"; then
 fi
 export JAVA_HOME="$jdk"
 echo "run.sh: JDK $JAVA_HOME (release $(jdk_release "$JAVA_HOME"))"
+echo "run.sh: malloc MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-} MALLOC_MMAP_MAX_=${MALLOC_MMAP_MAX_:-} GLIBC_TUNABLES=${GLIBC_TUNABLES:-}"
 
 jar="$bench_dir/target/benchmarks.jar"
 if [[ "$build" -eq 1 ]]; then

@@ -28,12 +28,17 @@ import org.bytedeco.javacpp.Loader;
  * process) a training step on 2 cores became 10-40x slower (measured: 1.4-4.6 s instead of 0.09-0.14 s for one
  * distillation step while another process was busy). Passive waiting costs nothing measurable when the cores are free.
  *
+ * <p>It reports whether glibc malloc reuses freed tensor memory ({@link MallocSettings}: with glibc's defaults every
+ * large tensor is mapped and zero-filled afresh, which made CPU training steps several times slower); that setting
+ * must be in the environment when the process starts, so this only describes it and hints once.
+ *
  * <p>Last, it checks LibTorch's oneDNN convolution backward against its native kernels and turns oneDNN off where they
  * disagree ({@link OneDnnCheck}: wrong and NaN input gradients seen on an AVX-512 machine).
  */
 public final class TorchRuntime {
     private static volatile boolean done;
     private static volatile String oneDnn;
+    private static volatile String malloc;
 
     private TorchRuntime() {
     }
@@ -48,6 +53,7 @@ public final class TorchRuntime {
                 return;
             }
             passiveOpenMpWait();
+            malloc = MallocSettings.check();
             try {
                 // the presets class only carries annotations: loading it (uninitialized) loads no native code
                 Class<?> presets = Class.forName("org.bytedeco.pytorch.presets.torch", false, TorchRuntime.class.getClassLoader());
@@ -64,6 +70,11 @@ public final class TorchRuntime {
     /** @return what the oneDNN check decided for this process ({@link OneDnnCheck}), or null before {@link #init()} */
     public static String oneDnnStatus() {
         return oneDnn;
+    }
+
+    /** @return how glibc malloc treats freed tensor memory in this process ({@link MallocSettings}), or null before {@link #init()} */
+    public static String mallocStatus() {
+        return malloc;
     }
 
     /** {@code setenv("OMP_WAIT_POLICY", "PASSIVE", 0)} through libc: no effect when the user chose a policy. */
