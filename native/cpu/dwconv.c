@@ -4,8 +4,12 @@
  * Work split: every (n, c) plane is independent for the forward and the input gradient, so OpenMP splits the
  * N * C planes; the weight gradient splits the C channels and sums each channel's N planes in order n = 0..N-1
  * (each plane's taps accumulate in double), so it is the same for any thread count and schedule. The plane loops
- * (dwconv_plane.inc) are compiled twice, for AVX2+FMA and for baseline x86-64, and picked once at run time from
- * the CPU's features, so the library loads and runs on a CPU without AVX2.
+ * (dwconv_plane.inc) are compiled for AVX2+FMA and for baseline x86-64, and picked at run time from the CPU's
+ * features, so the library loads and runs on a CPU without AVX2. A third copy for AVX-512 (512-bit vectors) runs
+ * X3D's conv_b geometry only: there it was 0-45% faster than the AVX2 copy and gives bit-identical results (every
+ * sum keeps its order; DwConvIsaTest checks it), while on the stem's 5x1x1 weight gradient it was 2x slower and
+ * rounds differently (benchmarks/RESULTS.md, issue 15 fifth round). Environment DUALDISTILL_CPU_ISA=avx2 or base
+ * caps the copy used (read on every call; for tests and comparisons).
  *
  * A kt x 1 x 1 kernel with unit spatial stride and no spatial padding (X3D's stem conv_xy) runs each frame as
  * one row of H * W elements; the 3-wide "same" rows (3x3x3 with padding 1 and unit width stride) run fused; every
@@ -68,13 +72,45 @@ static dwfast dw_fast_geom(const dwgeom *g) {
 #include "dwconv_plane.inc"
 #undef DD_ISA_NAME
 
+/* only the conv_b entry points of this copy are called */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#define DD_ISA_NAME(x) x##_avx512
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx2,fma,prefer-vector-width=512")
+#include "dwconv_plane.inc"
+#pragma GCC pop_options
+#undef DD_ISA_NAME
+#pragma GCC diagnostic pop
+
 typedef void (*fwd_fn)(const dwgeom *, const float *, const float *, float *);
 typedef void (*gw_fn)(const dwgeom *, const float *, const float *, double *);
 
-static int use_avx2(void) {
+enum { ISA_BASE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+
+/* The widest copy this CPU runs, capped by DUALDISTILL_CPU_ISA (avx2 | base) when set. */
+static int isa_level(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    int level = ISA_BASE;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        level = ISA_AVX2;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) level = ISA_AVX512;
+    }
+    const char *cap = getenv("DUALDISTILL_CPU_ISA");
+    if (cap != 0) {
+        if (strcmp(cap, "base") == 0) level = ISA_BASE;
+        else if (strcmp(cap, "avx2") == 0 && level > ISA_AVX2) level = ISA_AVX2;
+    }
+    return level;
 }
+
+/* conv_b plane calls: the widest copy */
+#define DD_FAST_CALL(fn, ...)                               \
+    do {                                                    \
+        if (isa == ISA_AVX512) fn##_avx512(__VA_ARGS__);    \
+        else if (isa == ISA_AVX2) fn##_avx2(__VA_ARGS__);   \
+        else fn##_base(__VA_ARGS__);                        \
+    } while (0)
 
 dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *p) {
     dd_status st = dd_dwconv3d_check(p);
@@ -89,7 +125,8 @@ dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *p) {
         g.Wo = g.W;
         g.H = g.Ho = 1;
     }
-    const int avx2 = use_avx2();
+    const int isa = isa_level();
+    const int avx2 = isa >= ISA_AVX2; /* the general paths have no AVX-512 copy */
     const int64_t N = p->batch, C = p->channels;
     const int64_t in_plane = g.T * g.H * g.W, out_plane = g.To * g.Ho * g.Wo, taps = g.kt * g.kh * g.kw;
     const int64_t planes = N * C;
@@ -114,8 +151,7 @@ dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *p) {
                     if (scratch == 0) continue;
                     double acc[27] = {0};
                     for (int64_t n = 0; n < N; n++) {
-                        if (avx2) fast_grad_weight_plane_avx2(&f, go + (n * C + c) * out_plane, x + (n * C + c) * in_plane, acc, scratch);
-                        else fast_grad_weight_plane_base(&f, go + (n * C + c) * out_plane, x + (n * C + c) * in_plane, acc, scratch);
+                        DD_FAST_CALL(fast_grad_weight_plane, &f, go + (n * C + c) * out_plane, x + (n * C + c) * in_plane, acc, scratch);
                     }
                     for (int k = 0; k < 27; k++) gw[c * 27 + k] = (float)acc[k];
                 }
@@ -137,19 +173,16 @@ dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *p) {
                 if (p->mode == DD_DWCONV_FORWARD) {
                     const float *x = (const float *)p->input + q * in_plane;
                     float *y = (float *)p->output + q * out_plane;
-                    if (avx2) fast_forward_plane_avx2(&f, x, w, y, scratch, 0);
-                    else fast_forward_plane_base(&f, x, w, y, scratch, 0);
+                    DD_FAST_CALL(fast_forward_plane, &f, x, w, y, scratch, 0);
                 } else if (f.s == 1) {
                     /* stride 1: the input gradient is the forward of grad_output with the filter flipped */
                     const float *go = (const float *)p->grad_output + q * out_plane;
                     float *gx = (float *)p->grad_input + q * in_plane;
-                    if (avx2) fast_forward_plane_avx2(&f, go, w, gx, scratch, 1);
-                    else fast_forward_plane_base(&f, go, w, gx, scratch, 1);
+                    DD_FAST_CALL(fast_forward_plane, &f, go, w, gx, scratch, 1);
                 } else {
                     const float *go = (const float *)p->grad_output + q * out_plane;
                     float *gx = (float *)p->grad_input + q * in_plane;
-                    if (avx2) fast_grad_input_s2_plane_avx2(&f, go, w, gx, scratch);
-                    else fast_grad_input_s2_plane_base(&f, go, w, gx, scratch);
+                    DD_FAST_CALL(fast_grad_input_s2_plane, &f, go, w, gx, scratch);
                 }
             }
             free(scratch);
