@@ -61,6 +61,27 @@ static dwfast dw_fast_geom(const dwgeom *g) {
     return f;
 }
 
+/* GCC vectors of the copy's native width (a wider generic vector than the target has is lowered badly): the conv_b
+ * loops keep their accumulators in these so they stay in registers; with -ffp-contract=fast (GNU C's default)
+ * a += b * c is one FMA per lane where the copy's target has FMA, exactly as in the scalar loops. Per copy:
+ * DD_VEC / DD_VECU (unaligned) / DD_VW lanes, DD_FWD_VECS accumulators in taps_forward, DD_DOT_TAPS taps per pass
+ * in taps_dot, and DD_KEEP_IN_REGISTER, which keeps g's vectors in registers where there are 32 of them instead of
+ * letting GCC fold a fresh load of g into every FMA. None of them changes a value. */
+typedef float dd_v4 __attribute__((vector_size(16)));
+typedef float dd_v4u __attribute__((vector_size(16), aligned(4), may_alias));
+typedef float dd_v8 __attribute__((vector_size(32)));
+typedef float dd_v8u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef float dd_v16 __attribute__((vector_size(64)));
+typedef float dd_v16u __attribute__((vector_size(64), aligned(4), may_alias));
+#define DD_VLOAD(p) (*(const DD_VECU *)(p))
+#define DD_VSTORE(p, v) (*(DD_VECU *)(p) = (v))
+
+#define DD_VEC dd_v8
+#define DD_VECU dd_v8u
+#define DD_VW 8
+#define DD_FWD_VECS 8
+#define DD_DOT_TAPS 1
+#define DD_KEEP_IN_REGISTER(v) ((void)0)
 #define DD_ISA_NAME(x) x##_avx2
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
@@ -68,6 +89,14 @@ static dwfast dw_fast_geom(const dwgeom *g) {
 #pragma GCC pop_options
 #undef DD_ISA_NAME
 
+#undef DD_VEC
+#undef DD_VECU
+#undef DD_VW
+#define DD_VEC dd_v4
+#define DD_VECU dd_v4u
+#define DD_VW 4
+#undef DD_FWD_VECS
+#define DD_FWD_VECS 4
 #define DD_ISA_NAME(x) x##_base
 #include "dwconv_plane.inc"
 #undef DD_ISA_NAME
@@ -75,6 +104,18 @@ static dwfast dw_fast_geom(const dwgeom *g) {
 /* only the conv_b entry points of this copy are called */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
+#undef DD_VEC
+#undef DD_VECU
+#undef DD_VW
+#define DD_VEC dd_v16
+#define DD_VECU dd_v16u
+#define DD_VW 16
+#undef DD_FWD_VECS
+#define DD_FWD_VECS 4
+#undef DD_DOT_TAPS
+#define DD_DOT_TAPS 3
+#undef DD_KEEP_IN_REGISTER
+#define DD_KEEP_IN_REGISTER(v) __asm__("" : "+v"(v))
 #define DD_ISA_NAME(x) x##_avx512
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx2,fma,prefer-vector-width=512")
