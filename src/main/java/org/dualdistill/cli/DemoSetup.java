@@ -18,6 +18,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.global.torch;
+import org.dualdistill.internal.torch.TorchRuntime;
 import org.dualdistill.data.DataLoader;
 import org.dualdistill.data.Hmdb51Dataset;
 import org.dualdistill.data.synthetic.ClassFamily;
@@ -511,7 +512,7 @@ final class DemoSetup implements AutoCloseable {
             throws IOException {
         Files.createDirectories(out);
         int threads = torch.get_num_threads();
-        torch.set_num_threads(schedule.threads());
+        TorchRuntime.setThreads(schedule.threads());
         try {
             Map<String, Object> teachers = new LinkedHashMap<>();
             for (String role : List.of("vit", "cnn")) {
@@ -528,7 +529,7 @@ final class DemoSetup implements AutoCloseable {
             card.put("teachers", teachers);
             Files.write(out.resolve(CARD), JSON.writeValueAsBytes(card));
         } finally {
-            torch.set_num_threads(threads);
+            TorchRuntime.setThreads(threads);
         }
     }
 

@@ -179,6 +179,7 @@ public final class Launcher {
                 ProcessBuilder pb = new ProcessBuilder(cmd);
                 Map<String, String> e = pb.environment();
                 e.putIfAbsent("OMP_NUM_THREADS", Integer.toString(threads));
+                e.putIfAbsent("OPENBLAS_NUM_THREADS", Integer.toString(threads)); // OpenBLAS sizes its own pool from this first
                 e.putAll(b.env);
                 e.put("RANK", Integer.toString(rank));
                 e.put("WORLD_SIZE", Integer.toString(world));

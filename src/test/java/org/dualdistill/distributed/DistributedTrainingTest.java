@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.bytedeco.pytorch.global.torch;
+import org.dualdistill.internal.torch.TorchRuntime;
 import org.dualdistill.data.synthetic.SyntheticActionDataset;
 import org.dualdistill.data.synthetic.SyntheticConfig;
 import org.junit.jupiter.api.BeforeAll;
@@ -94,7 +95,7 @@ class DistributedTrainingTest {
         try {
             return RankMain.run(args, env);
         } finally {
-            torch.set_num_threads(threads);
+            TorchRuntime.setThreads(threads);
         }
     }
 

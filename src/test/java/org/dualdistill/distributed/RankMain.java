@@ -64,7 +64,7 @@ public final class RankMain {
         long seed = Long.parseLong(a[4]);
         Path resume = a.length > 5 && !a[5].equals("-") ? Path.of(a[5]) : null;
         long sleepMs = a.length > 6 ? Long.parseLong(a[6]) : 0;
-        torch.set_num_threads(1);
+        TorchRuntime.setThreads(1);
         Optional<DistributedConfig> cfg = DistributedConfig.fromEnvironment(env);
         try (DistributedContext ctx = cfg.map(DistributedContext::init).orElse(null)) {
             return train(ctx, data, out, epochs, batch, seed, resume, sleepMs);

@@ -71,7 +71,7 @@ public class X3dBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         TorchRuntime.init();
-        torch.set_num_threads(threads);
+        TorchRuntime.setThreads(threads);
         route = depthwise.equals("fast") ? org.dualdistill.model.x3d.DepthwiseMode.FAST
                 : org.dualdistill.model.x3d.DepthwiseMode.TORCH;
         model = X3d.builder().preset(X3d.Preset.S).numClasses(400).depthwise(route).build();

@@ -77,6 +77,40 @@ public final class TorchRuntime {
         return malloc;
     }
 
+    /**
+     * Sets LibTorch's intra-op threads and OpenBLAS's own pool to {@code n}.
+     *
+     * <p>Why both: LibTorch's CPU matrix products (the im2col convolutions when oneDNN is off, {@code mm}, {@code
+     * linear}) call OpenBLAS, whose thread pool is its own and ignores {@code torch.set_num_threads}; without this a
+     * "1-thread" run still used every core in its GEMMs. Sets OpenBLAS only where the presets loaded it.
+     *
+     * @param n threads, at least 1
+     * @throws IllegalArgumentException when {@code n < 1}
+     */
+    public static void setThreads(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("threads must be >= 1, got " + n);
+        }
+        init();
+        org.bytedeco.pytorch.global.torch.set_num_threads(n);
+        try {
+            org.bytedeco.openblas.global.openblas_full.openblas_set_num_threads(n);
+        } catch (LinkageError e) {
+            // the presets of this platform ship no OpenBLAS: LibTorch's threads are all there is to set
+            System.getLogger("org.dualdistill").log(System.Logger.Level.DEBUG, "OpenBLAS threads not set: " + e);
+        }
+    }
+
+    /** @return OpenBLAS's pool size as OpenBLAS reports it, or -1 where the presets loaded no OpenBLAS */
+    public static int openBlasThreads() {
+        init();
+        try {
+            return org.bytedeco.openblas.global.openblas_full.openblas_get_num_threads();
+        } catch (LinkageError e) {
+            return -1;
+        }
+    }
+
     /** {@code setenv("OMP_WAIT_POLICY", "PASSIVE", 0)} through libc: no effect when the user chose a policy. */
     private static void passiveOpenMpWait() {
         if (System.getenv("OMP_WAIT_POLICY") != null) {
