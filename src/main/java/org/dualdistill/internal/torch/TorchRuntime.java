@@ -7,6 +7,9 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 import org.bytedeco.javacpp.Loader;
 
@@ -77,12 +80,21 @@ public final class TorchRuntime {
         return malloc;
     }
 
+    /** The OpenBLAS builds the presets load (JavaCPP loads both; each has its own thread pool). */
+    private static final List<String> OPENBLAS_SONAMES = List.of("libopenblas_nolapack.so.0", "libopenblas.so.0");
+    private static final int RTLD_LAZY = 1;
+    private static final int RTLD_NOLOAD = 4; // glibc: return the handle only if the library is already loaded
+
     /**
-     * Sets LibTorch's intra-op threads and OpenBLAS's own pool to {@code n}.
+     * Sets LibTorch's intra-op threads and the pool of every OpenBLAS in the process to {@code n}.
      *
      * <p>Why both: LibTorch's CPU matrix products (the im2col convolutions when oneDNN is off, {@code mm}, {@code
-     * linear}) call OpenBLAS, whose thread pool is its own and ignores {@code torch.set_num_threads}; without this a
-     * "1-thread" run still used every core in its GEMMs. Sets OpenBLAS only where the presets loaded it.
+     * linear}) call OpenBLAS, whose thread pool is its own and ignores {@code torch.set_num_threads}: without this a
+     * "1-thread" run still used every core in its GEMMs, and at 2 threads OpenBLAS's idle workers spun on a core
+     * LibTorch was using (perf: 10% of an X3D-S eval's samples in {@code libopenblas_nolapack}'s thread server). The
+     * presets load two OpenBLAS builds ({@code libopenblas_nolapack.so.0} and {@code libopenblas.so.0}, each with its
+     * own pool; that spinning pool was nolapack's), so both are set, each found through {@code dlopen} with
+     * {@code RTLD_NOLOAD}: nothing new is loaded.
      *
      * @param n threads, at least 1
      * @throws IllegalArgumentException when {@code n < 1}
@@ -93,21 +105,70 @@ public final class TorchRuntime {
         }
         init();
         org.bytedeco.pytorch.global.torch.set_num_threads(n);
-        try {
-            org.bytedeco.openblas.global.openblas_full.openblas_set_num_threads(n);
-        } catch (LinkageError e) {
-            // the presets of this platform ship no OpenBLAS: LibTorch's threads are all there is to set
-            System.getLogger("org.dualdistill").log(System.Logger.Level.DEBUG, "OpenBLAS threads not set: " + e);
+        forEachOpenBlas((name, lib) -> {
+            MemorySegment set = lib.dlsym("openblas_set_num_threads");
+            if (!set.equals(MemorySegment.NULL)) {
+                MethodHandle h = Linker.nativeLinker().downcallHandle(set, FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
+                h.invokeExact(n);
+            }
+        });
+    }
+
+    /** @return each loaded OpenBLAS's soname and pool size as it reports it (empty where the presets load none) */
+    public static Map<String, Integer> openBlasThreads() {
+        init();
+        Map<String, Integer> out = new LinkedHashMap<>();
+        forEachOpenBlas((name, lib) -> {
+            MemorySegment get = lib.dlsym("openblas_get_num_threads");
+            if (!get.equals(MemorySegment.NULL)) {
+                MethodHandle h = Linker.nativeLinker().downcallHandle(get, FunctionDescriptor.of(ValueLayout.JAVA_INT));
+                out.put(name, (int) h.invokeExact());
+            }
+        });
+        return out;
+    }
+
+    private interface OpenBlasAction {
+        void apply(String soname, Dl lib) throws Throwable;
+    }
+
+    /** An already-loaded library's handle and the libc calls on it. */
+    private record Dl(MemorySegment handle, MethodHandle dlsymHandle, Arena arena) {
+        MemorySegment dlsym(String symbol) throws Throwable {
+            return (MemorySegment) dlsymHandle.invokeExact(handle, arena.allocateFrom(symbol));
         }
     }
 
-    /** @return OpenBLAS's pool size as OpenBLAS reports it, or -1 where the presets loaded no OpenBLAS */
-    public static int openBlasThreads() {
-        init();
-        try {
-            return org.bytedeco.openblas.global.openblas_full.openblas_get_num_threads();
-        } catch (LinkageError e) {
-            return -1;
+    private static void forEachOpenBlas(OpenBlasAction action) {
+        if (!System.getProperty("os.name", "").startsWith("Linux")) {
+            return; // RTLD_NOLOAD's value is glibc's; elsewhere the presets' OpenBLAS keeps its own default
+        }
+        Linker linker = Linker.nativeLinker();
+        try (Arena arena = Arena.ofConfined()) {
+            var lookup = linker.defaultLookup();
+            MethodHandle dlopen = linker.downcallHandle(lookup.find("dlopen").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+            MethodHandle dlsym = linker.downcallHandle(lookup.find("dlsym").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+            MethodHandle dlclose = linker.downcallHandle(lookup.find("dlclose").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+            for (String name : OPENBLAS_SONAMES) {
+                MemorySegment handle = (MemorySegment) dlopen.invokeExact(arena.allocateFrom(name), RTLD_LAZY | RTLD_NOLOAD);
+                if (handle.equals(MemorySegment.NULL)) {
+                    continue;
+                }
+                try {
+                    action.apply(name, new Dl(handle, dlsym, arena));
+                } finally {
+                    int rc = (int) dlclose.invokeExact(handle); // drops the reference RTLD_NOLOAD added
+                    if (rc != 0) {
+                        System.getLogger("org.dualdistill").log(System.Logger.Level.DEBUG, "dlclose(" + name + ") failed");
+                    }
+                }
+            }
+        } catch (Throwable e) {
+            // not fatal: OpenBLAS keeps the pool size it chose at load time
+            System.getLogger("org.dualdistill").log(System.Logger.Level.DEBUG, "OpenBLAS threads not reached: " + e);
         }
     }
 
