@@ -31,6 +31,11 @@ import org.bytedeco.javacpp.Loader;
  * process) a training step on 2 cores became 10-40x slower (measured: 1.4-4.6 s instead of 0.09-0.14 s for one
  * distillation step while another process was busy). Passive waiting costs nothing measurable when the cores are free.
  *
+ * <p>For the same reason it sets {@code OPENBLAS_THREAD_TIMEOUT=4} (unless the user set it) before OpenBLAS loads: an
+ * OpenBLAS worker spins for 2^28 cycles after each multi-threaded GEMM before it sleeps (2^4 with this). With the
+ * default, an X3D-S batch-8 training step at 2 threads with oneDNN off (LibTorch's GEMM convolutions) took 3.0 s,
+ * with the worker spinning on the core the other ops needed; with it, 2.0 s (benchmarks/RESULTS.md, seventh round).
+ *
  * <p>It reports whether glibc malloc reuses freed tensor memory ({@link MallocSettings}: with glibc's defaults every
  * large tensor is mapped and zero-filled afresh, which made CPU training steps several times slower); that setting
  * must be in the environment when the process starts, so this only describes it and hints once.
@@ -55,7 +60,7 @@ public final class TorchRuntime {
             if (done) {
                 return;
             }
-            passiveOpenMpWait();
+            quietIdleThreads();
             malloc = MallocSettings.check();
             try {
                 // the presets class only carries annotations: loading it (uninitialized) loads no native code
@@ -172,24 +177,31 @@ public final class TorchRuntime {
         }
     }
 
-    /** {@code setenv("OMP_WAIT_POLICY", "PASSIVE", 0)} through libc: no effect when the user chose a policy. */
-    private static void passiveOpenMpWait() {
-        if (System.getenv("OMP_WAIT_POLICY") != null) {
+    /**
+     * {@code OMP_WAIT_POLICY=PASSIVE} and {@code OPENBLAS_THREAD_TIMEOUT=4} in the process environment, each only
+     * where the user did not choose a value.
+     */
+    private static void quietIdleThreads() {
+        defaultEnv("OMP_WAIT_POLICY", "PASSIVE");
+        defaultEnv("OPENBLAS_THREAD_TIMEOUT", "4");
+    }
+
+    /** {@code setenv(name, value, 0)} through libc: no effect when the variable is already set. */
+    private static void defaultEnv(String name, String value) {
+        if (System.getenv(name) != null) {
             return;
         }
         try (Arena arena = Arena.ofConfined()) {
             Linker linker = Linker.nativeLinker();
             MethodHandle setenv = linker.downcallHandle(linker.defaultLookup().find("setenv").orElseThrow(),
                     FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-            MemorySegment name = arena.allocateFrom("OMP_WAIT_POLICY");
-            MemorySegment value = arena.allocateFrom("PASSIVE");
-            int rc = (int) setenv.invokeExact(name, value, 0);
+            int rc = (int) setenv.invokeExact(arena.allocateFrom(name), arena.allocateFrom(value), 0);
             if (rc != 0) {
-                System.getLogger("org.dualdistill").log(System.Logger.Level.DEBUG, "setenv(OMP_WAIT_POLICY) failed: " + rc);
+                System.getLogger("org.dualdistill").log(System.Logger.Level.DEBUG, "setenv(" + name + ") failed: " + rc);
             }
         } catch (Throwable e) {
-            // not fatal: LibTorch runs with OpenMP's default wait policy
-            System.getLogger("org.dualdistill").log(System.Logger.Level.DEBUG, "OMP_WAIT_POLICY not set: " + e);
+            // not fatal: the library keeps its default
+            System.getLogger("org.dualdistill").log(System.Logger.Level.DEBUG, name + " not set: " + e);
         }
     }
 }

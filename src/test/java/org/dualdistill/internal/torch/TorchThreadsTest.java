@@ -47,4 +47,23 @@ class TorchThreadsTest {
         assertFalse(pools.isEmpty(), "no OpenBLAS found loaded");
         assertEquals(java.util.Set.of("libopenblas_nolapack.so.0", "libopenblas.so.0"), pools.keySet());
     }
+
+    /** TorchRuntime puts OpenBLAS's short spin and OpenMP's passive wait into the C environment unless the user chose. */
+    @Test
+    void idleThreadsSleepUnlessTheUserChose() throws Throwable {
+        assumeTrue(System.getProperty("os.name").startsWith("Linux"), "checked through glibc's getenv");
+        TorchRuntime.init();
+        java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
+        java.lang.invoke.MethodHandle getenv = linker.downcallHandle(linker.defaultLookup().find("getenv").orElseThrow(),
+                java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.ADDRESS));
+        Map<String, String> expected = Map.of("OPENBLAS_THREAD_TIMEOUT", "4", "OMP_WAIT_POLICY", "PASSIVE");
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            for (var e : expected.entrySet()) {
+                java.lang.foreign.MemorySegment v = (java.lang.foreign.MemorySegment) getenv.invokeExact(arena.allocateFrom(e.getKey()));
+                assertFalse(v.equals(java.lang.foreign.MemorySegment.NULL), e.getKey() + " not in the environment");
+                String user = System.getenv(e.getKey());
+                assertEquals(user != null ? user : e.getValue(), v.reinterpret(64).getString(0), e.getKey());
+            }
+        }
+    }
 }
