@@ -53,8 +53,8 @@ final class SelfCheckCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "  libtorch    %s via JavaCPP presets, %d intra-op threads%n", presetsVersion(), torch.get_num_threads());
         System.out.printf(Locale.ROOT, "  onednn      %s%n", org.dualdistill.internal.torch.TorchRuntime.oneDnnStatus());
         System.out.printf(Locale.ROOT, "  malloc      %s%n", org.dualdistill.internal.torch.TorchRuntime.mallocStatus());
-        System.out.printf(Locale.ROOT, "  openblas    %s%n", org.dualdistill.internal.torch.TorchRuntime.openBlasThreads().isEmpty()
-                ? "none loaded" : "threads per loaded build " + org.dualdistill.internal.torch.TorchRuntime.openBlasThreads());
+        var openBlas = org.dualdistill.internal.torch.TorchRuntime.openBlasThreads();
+        System.out.printf(Locale.ROOT, "  openblas    %s%n", openBlas.isEmpty() ? "none loaded" : "threads per loaded build " + openBlas);
         System.out.printf(Locale.ROOT, "  cpu kernels %s%s%n", a.cpu() ? "yes" : "no", a.cpu()
                 ? " (abi " + a.abiVersion() + ", " + a.libraryPath() + ")" : ": " + a.cpuReason());
         System.out.printf(Locale.ROOT, "  cuda        %s%s%n", a.cuda() ? "yes" : "no", a.cuda()

@@ -15,9 +15,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.bytedeco.pytorch.global.torch;
-import org.dualdistill.internal.torch.TorchRuntime;
 import org.dualdistill.data.synthetic.SyntheticActionDataset;
 import org.dualdistill.data.synthetic.SyntheticConfig;
+import org.dualdistill.internal.torch.TorchRuntime;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

@@ -111,10 +111,9 @@ public final class TorchRuntime {
         init();
         org.bytedeco.pytorch.global.torch.set_num_threads(n);
         forEachOpenBlas((name, lib) -> {
-            MemorySegment set = lib.dlsym("openblas_set_num_threads");
-            if (!set.equals(MemorySegment.NULL)) {
-                MethodHandle h = Linker.nativeLinker().downcallHandle(set, FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
-                h.invokeExact(n);
+            MethodHandle set = lib.function("openblas_set_num_threads", FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
+            if (set != null) {
+                set.invokeExact(n);
             }
         });
     }
@@ -124,10 +123,9 @@ public final class TorchRuntime {
         init();
         Map<String, Integer> out = new LinkedHashMap<>();
         forEachOpenBlas((name, lib) -> {
-            MemorySegment get = lib.dlsym("openblas_get_num_threads");
-            if (!get.equals(MemorySegment.NULL)) {
-                MethodHandle h = Linker.nativeLinker().downcallHandle(get, FunctionDescriptor.of(ValueLayout.JAVA_INT));
-                out.put(name, (int) h.invokeExact());
+            MethodHandle get = lib.function("openblas_get_num_threads", FunctionDescriptor.of(ValueLayout.JAVA_INT));
+            if (get != null) {
+                out.put(name, (int) get.invokeExact());
             }
         });
         return out;
@@ -137,26 +135,29 @@ public final class TorchRuntime {
         void apply(String soname, Dl lib) throws Throwable;
     }
 
-    /** An already-loaded library's handle and the libc calls on it. */
-    private record Dl(MemorySegment handle, MethodHandle dlsymHandle, Arena arena) {
-        MemorySegment dlsym(String symbol) throws Throwable {
-            return (MemorySegment) dlsymHandle.invokeExact(handle, arena.allocateFrom(symbol));
+    /** An already-loaded library's handle, with libc's dlsym to reach its functions. */
+    private record Dl(MemorySegment handle, MethodHandle dlsym, Arena arena) {
+        /** @return a downcall to {@code symbol} in this library, or null where it has none */
+        MethodHandle function(String symbol, FunctionDescriptor fd) throws Throwable {
+            MemorySegment address = (MemorySegment) dlsym.invokeExact(handle, arena.allocateFrom(symbol));
+            return address.equals(MemorySegment.NULL) ? null : Linker.nativeLinker().downcallHandle(address, fd);
         }
+    }
+
+    /** @return a downcall to libc's {@code symbol} */
+    private static MethodHandle libc(String symbol, FunctionDescriptor fd) {
+        Linker linker = Linker.nativeLinker();
+        return linker.downcallHandle(linker.defaultLookup().find(symbol).orElseThrow(), fd);
     }
 
     private static void forEachOpenBlas(OpenBlasAction action) {
         if (!System.getProperty("os.name", "").startsWith("Linux")) {
             return; // RTLD_NOLOAD's value is glibc's; elsewhere the presets' OpenBLAS keeps its own default
         }
-        Linker linker = Linker.nativeLinker();
         try (Arena arena = Arena.ofConfined()) {
-            var lookup = linker.defaultLookup();
-            MethodHandle dlopen = linker.downcallHandle(lookup.find("dlopen").orElseThrow(),
-                    FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-            MethodHandle dlsym = linker.downcallHandle(lookup.find("dlsym").orElseThrow(),
-                    FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
-            MethodHandle dlclose = linker.downcallHandle(lookup.find("dlclose").orElseThrow(),
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+            MethodHandle dlopen = libc("dlopen", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+            MethodHandle dlsym = libc("dlsym", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+            MethodHandle dlclose = libc("dlclose", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
             for (String name : OPENBLAS_SONAMES) {
                 MemorySegment handle = (MemorySegment) dlopen.invokeExact(arena.allocateFrom(name), RTLD_LAZY | RTLD_NOLOAD);
                 if (handle.equals(MemorySegment.NULL)) {
@@ -192,8 +193,7 @@ public final class TorchRuntime {
             return;
         }
         try (Arena arena = Arena.ofConfined()) {
-            Linker linker = Linker.nativeLinker();
-            MethodHandle setenv = linker.downcallHandle(linker.defaultLookup().find("setenv").orElseThrow(),
+            MethodHandle setenv = libc("setenv",
                     FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
             int rc = (int) setenv.invokeExact(arena.allocateFrom(name), arena.allocateFrom(value), 0);
             if (rc != 0) {
