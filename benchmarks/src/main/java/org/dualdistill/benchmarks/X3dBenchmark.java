@@ -56,7 +56,8 @@ public class X3dBenchmark {
     @Param({"2"})
     public int threads;
 
-    /** Depthwise route: torch = LibTorch's conv3d (today's path, what PyTorch 2.10 eager runs), fast = X3d's own. */
+    /** Depthwise route: torch = LibTorch's conv3d (today's path, what PyTorch 2.10 eager runs), fast = X3d's own;
+     * any other DepthwiseMode by name (torch_channels_last, decomposed) runs that measured candidate. */
     @Param({"torch", "fast"})
     public String depthwise;
 
@@ -72,8 +73,8 @@ public class X3dBenchmark {
     public void setUp() {
         TorchRuntime.init();
         TorchRuntime.setThreads(threads);
-        route = depthwise.equals("fast") ? org.dualdistill.model.x3d.DepthwiseMode.FAST
-                : org.dualdistill.model.x3d.DepthwiseMode.TORCH;
+        // torch, fast, or any other DepthwiseMode by name (torch_channels_last, decomposed: measured candidates)
+        route = org.dualdistill.model.x3d.DepthwiseMode.valueOf(depthwise.toUpperCase(java.util.Locale.ROOT));
         model = X3d.builder().preset(X3d.Preset.S).numClasses(400).depthwise(route).build();
         try (PointerScope scope = new PointerScope()) {
             torch.manual_seed(1);
