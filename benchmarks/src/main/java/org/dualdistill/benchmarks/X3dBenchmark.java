@@ -35,7 +35,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * the shapes they see in the step, backpropagating a fixed random upstream gradient (so no loss arithmetic is
  * counted; the input and weight gradients are both computed) (the known slow path of stock kernels, pytorch#37406), so its share of trainStep
  * can be read off -- see benchmarks/RESULTS.md.
- * depthwise = torch | fast selects X3d's depthwise route (DepthwiseMode.TORCH | FAST), in the model and in
+ * depthwise = torch | fast selects X3d's depthwise route (DepthwiseMode.TORCH | FAST; any other mode by name), in the model and in
  * depthwiseConvs (26 conv_b layers; the stem's conv_xy is not included). FAST is the hand-written kernel
  * (dd_dwconv3d_cpu, forward and backward through graph hooks) in training and in eval.
  * Trap avoided: returning the logits' sum forces the whole graph to be computed.
@@ -73,7 +73,6 @@ public class X3dBenchmark {
     public void setUp() {
         TorchRuntime.init();
         TorchRuntime.setThreads(threads);
-        // torch, fast, or any other DepthwiseMode by name (torch_channels_last, decomposed: measured candidates)
         route = org.dualdistill.model.x3d.DepthwiseMode.valueOf(depthwise.toUpperCase(java.util.Locale.ROOT));
         model = X3d.builder().preset(X3d.Preset.S).numClasses(400).depthwise(route).build();
         try (PointerScope scope = new PointerScope()) {
