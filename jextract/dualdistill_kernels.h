@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* Bumped on every change to a struct layout, an enum value or a function signature. */
-#define DD_ABI_VERSION 3
+#define DD_ABI_VERSION 4
 
 /* Largest number of teachers one DATW call fuses. */
 #define DD_MAX_TEACHERS 8
@@ -193,13 +193,22 @@ enum {
     DD_DWCONV_GRAD_WEIGHT = 2  /* grad_weight = dL/dweight from grad_output and input (overwritten) */
 };
 
+/* Memory layouts of a depthwise Conv3d call's activations (and weight). */
+enum {
+    DD_LAYOUT_NCDHW = 0,       /* input/output [N, C, T, H, W], weight [C, 1, kt, kh, kw]: all three passes */
+    DD_LAYOUT_NDHWC = 1        /* channels-last: input/output [N, T, H, W, C], weight [kt, kh, kw, C]; FORWARD on
+                                * the CPU only (the fused inference path: optional bias) */
+};
+
 /*
  * Depthwise 3D convolution (groups = channels, one filter per channel, no bias, no dilation), as LibTorch's
  * conv3d(input, weight, stride, padding, groups = C) computes it:
  *   out[n, c, t, h, w] = sum_{i, j, k} weight[c, 0, i, j, k] * in[n, c, t*st - pt + i, h*sh - ph + j, w*sw - pw + k]
- * (zero outside the input). All tensors are contiguous (NCDHW / [C, 1, kt, kh, kw]) in dtype. One call runs one
- * of the three DD_DWCONV_* passes; the output sizes are the caller's and must equal (in + 2 pad - k) / stride + 1.
- * The weight gradient sums over the batch in a fixed order, so it does not depend on the thread count.
+ * (zero outside the input), plus bias[c] when a bias is given. All tensors are contiguous in dtype, in the call's
+ * layout (DD_LAYOUT_NCDHW: NCDHW / [C, 1, kt, kh, kw]; DD_LAYOUT_NDHWC: NDHWC / [kt, kh, kw, C], float32 forward on
+ * the CPU only). One call runs one of the three DD_DWCONV_* passes; the output sizes are the caller's and must
+ * equal (in + 2 pad - k) / stride + 1. The weight gradient sums over the batch in a fixed order, so it does not
+ * depend on the thread count.
  */
 typedef struct dd_dwconv3d_params {
     int64_t batch;                               /* N >= 1 */
@@ -229,6 +238,9 @@ typedef struct dd_dwconv3d_params {
     void *grad_input;                            /* [N, C, in_t, in_h, in_w]: GRAD_INPUT */
     void *grad_weight;                           /* [C, 1, k_t, k_h, k_w]: GRAD_WEIGHT */
     void *stream;                                /* CUDA only: cudaStream_t */
+    int32_t layout;                              /* DD_LAYOUT_*; 0 = NCDHW */
+    int32_t reserved0;
+    const void *bias;                            /* [C] added to every output (FORWARD, NDHWC only), or NULL */
 } dd_dwconv3d_params;
 
 /* ---- functions --------------------------------------------------------------------------------------------- */

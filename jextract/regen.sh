@@ -41,7 +41,7 @@ jextract \
   --include-typedef dd_dtype \
   --include-constant DD_ABI_VERSION \
   --include-constant DD_MAX_TEACHERS \
-  $(grep -oE '\bDD_(OK|ERR_[A-Z_]+|FLOAT32|FLOAT16|BFLOAT16|WEIGHTING_[A-Z]+|SCORE_[A-Z]+|NORM_[A-Z]+|DWCONV_[A-Z_]+)\b' "$here/dualdistill_kernels.h" \
+  $(grep -oE '\bDD_(OK|ERR_[A-Z_]+|FLOAT32|FLOAT16|BFLOAT16|WEIGHTING_[A-Z]+|SCORE_[A-Z]+|NORM_[A-Z]+|DWCONV_[A-Z_]+|LAYOUT_[A-Z]+)\b' "$here/dualdistill_kernels.h" \
       | sort -u | sed 's/^/--include-constant /') \
   "$here/dualdistill_kernels.h"
 # The header's fingerprint at generation time; HeaderBindingsTest fails when the header changes without a regen.

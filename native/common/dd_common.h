@@ -137,6 +137,9 @@ static inline dd_status dd_dwconv3d_check(const dd_dwconv3d_params *p) {
     const double planes = (double)p->batch * (double)p->channels;
     if (planes * (double)p->in_t * (double)p->in_h * (double)p->in_w >= 4.0e18) return DD_ERR_BAD_SHAPE;
     if (planes * (double)p->out_t * (double)p->out_h * (double)p->out_w >= 4.0e18) return DD_ERR_BAD_SHAPE;
+    if (p->layout != DD_LAYOUT_NCDHW && p->layout != DD_LAYOUT_NDHWC) return DD_ERR_BAD_MODE;
+    if (p->layout == DD_LAYOUT_NDHWC && p->mode != DD_DWCONV_FORWARD) return DD_ERR_BAD_MODE;
+    if (p->bias != 0 && p->layout != DD_LAYOUT_NDHWC) return DD_ERR_BAD_PARAMETER;
     switch (p->mode) {
     case DD_DWCONV_FORWARD:
         if (p->input == 0 || p->weight == 0 || p->output == 0) return DD_ERR_NULL_POINTER;

@@ -83,9 +83,11 @@ typedef float dd_v16u __attribute__((vector_size(64), aligned(4), may_alias));
 #define DD_DOT_TAPS 1
 #define DD_KEEP_IN_REGISTER(v) ((void)0)
 #define DD_ISA_NAME(x) x##_avx2
+#define DD_CL_WB 8
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #include "dwconv_plane.inc"
+#include "dwconv_cl.inc"
 #pragma GCC pop_options
 #undef DD_ISA_NAME
 
@@ -98,7 +100,10 @@ typedef float dd_v16u __attribute__((vector_size(64), aligned(4), may_alias));
 #undef DD_FWD_VECS
 #define DD_FWD_VECS 4
 #define DD_ISA_NAME(x) x##_base
+#undef DD_CL_WB
+#define DD_CL_WB 4
 #include "dwconv_plane.inc"
+#include "dwconv_cl.inc"
 #undef DD_ISA_NAME
 
 /* only the conv_b entry points of this copy are called */
@@ -117,9 +122,12 @@ typedef float dd_v16u __attribute__((vector_size(64), aligned(4), may_alias));
 #undef DD_KEEP_IN_REGISTER
 #define DD_KEEP_IN_REGISTER(v) __asm__("" : "+v"(v))
 #define DD_ISA_NAME(x) x##_avx512
+#undef DD_CL_WB
+#define DD_CL_WB 8
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx2,fma,prefer-vector-width=512")
 #include "dwconv_plane.inc"
+#include "dwconv_cl.inc"
 #pragma GCC pop_options
 #undef DD_ISA_NAME
 #pragma GCC diagnostic pop
@@ -153,10 +161,35 @@ static int isa_level(void) {
         else fn##_base(__VA_ARGS__);                        \
     } while (0)
 
+typedef void (*cl_row_fn)(const dwgeom *, int64_t, const float *, const float *, const float *, float *, int64_t,
+                          int64_t);
+
+/* DD_LAYOUT_NDHWC forward (dwconv_cl.inc): OpenMP over the N * To * Ho output rows. The tap rows of one output row
+ * live in two stack lists of 64, so kt * kh <= 64 (X3D: 9 and 5). */
+static dd_status dw_cl_forward(const dd_dwconv3d_params *p) {
+    if ((int64_t)p->k_t * p->k_h > 64) return DD_ERR_BAD_PARAMETER;
+    const dwgeom g = {p->in_t, p->in_h, p->in_w, p->out_t, p->out_h, p->out_w, p->k_t, p->k_h, p->k_w,
+                      p->stride_t, p->stride_h, p->stride_w, p->pad_t, p->pad_h, p->pad_w};
+    const int isa = isa_level();
+    const cl_row_fn f = isa == ISA_AVX512 ? cl_forward_row_avx512 : isa == ISA_AVX2 ? cl_forward_row_avx2 : cl_forward_row_base;
+    const int64_t N = p->batch, C = p->channels, rows_per_clip = g.To * g.Ho, rows = N * rows_per_clip;
+    const int64_t in_clip = g.T * g.H * g.W * C, out_clip = rows_per_clip * g.Wo * C;
+    const float *x = (const float *)p->input, *w = (const float *)p->weight, *b = (const float *)p->bias;
+    float *y = (float *)p->output;
+    const int team = p->num_threads > 0 ? p->num_threads : omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(team) if (rows > 1)
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t n = r / rows_per_clip, rem = r % rows_per_clip, to = rem / g.Ho, ho = rem % g.Ho;
+        f(&g, C, x + n * in_clip, w, b, y + n * out_clip + rem * g.Wo * C, to, ho);
+    }
+    return DD_OK;
+}
+
 dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *p) {
     dd_status st = dd_dwconv3d_check(p);
     if (st != DD_OK) return st;
     if (p->dtype != DD_FLOAT32) return DD_ERR_BAD_DTYPE;
+    if (p->layout == DD_LAYOUT_NDHWC) return dw_cl_forward(p);
 
     dwgeom g = {p->in_t, p->in_h, p->in_w, p->out_t, p->out_h, p->out_w, p->k_t, p->k_h, p->k_w,
                 p->stride_t, p->stride_h, p->stride_w, p->pad_t, p->pad_h, p->pad_w};

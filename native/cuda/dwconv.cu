@@ -167,6 +167,7 @@ template <typename T> void dw_launch(const dd_dwconv3d_params *p, Geom g, cudaSt
 extern "C" dd_status dd_dwconv3d_cuda(const dd_dwconv3d_params *p) {
     dd_status st = dd_dwconv3d_check(p);
     if (st != DD_OK) return st;
+    if (p->layout != DD_LAYOUT_NCDHW) return DD_ERR_BAD_MODE; /* the channels-last inference path is CPU-only */
     if (p->mode == DD_DWCONV_GRAD_WEIGHT && p->channels * p->k_t * p->k_h * p->k_w >= (1LL << 31)) return DD_ERR_BAD_SHAPE;
     Geom g = {p->batch, p->channels, p->in_t, p->in_h, p->in_w, p->out_t, p->out_h, p->out_w,
               p->k_t, p->k_h, p->k_w, p->stride_t, p->stride_h, p->stride_w, p->pad_t, p->pad_h, p->pad_w};

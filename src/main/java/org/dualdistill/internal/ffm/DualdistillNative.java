@@ -23,10 +23,10 @@ public class DualdistillNative extends DualdistillNative$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int DD_ABI_VERSION = (int)3L;
+    private static final int DD_ABI_VERSION = (int)4L;
     /**
      * {@snippet lang=c :
-     * #define DD_ABI_VERSION 3
+     * #define DD_ABI_VERSION 4
      * }
      */
     public static int DD_ABI_VERSION() {
@@ -304,6 +304,24 @@ public class DualdistillNative extends DualdistillNative$shared {
      */
     public static int DD_DWCONV_GRAD_WEIGHT() {
         return DD_DWCONV_GRAD_WEIGHT;
+    }
+    private static final int DD_LAYOUT_NCDHW = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.DD_LAYOUT_NCDHW = 0
+     * }
+     */
+    public static int DD_LAYOUT_NCDHW() {
+        return DD_LAYOUT_NCDHW;
+    }
+    private static final int DD_LAYOUT_NDHWC = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.DD_LAYOUT_NDHWC = 1
+     * }
+     */
+    public static int DD_LAYOUT_NDHWC() {
+        return DD_LAYOUT_NDHWC;
     }
 
     private static class dd_abi_version {

@@ -42,6 +42,9 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     void *grad_input;
  *     void *grad_weight;
  *     void *stream;
+ *     int32_t layout;
+ *     int32_t reserved0;
+ *     const void *bias;
  * }
  * }
  */
@@ -78,7 +81,10 @@ public class dd_dwconv3d_params {
         DualdistillNative.C_POINTER.withName("output"),
         DualdistillNative.C_POINTER.withName("grad_input"),
         DualdistillNative.C_POINTER.withName("grad_weight"),
-        DualdistillNative.C_POINTER.withName("stream")
+        DualdistillNative.C_POINTER.withName("stream"),
+        DualdistillNative.C_INT.withName("layout"),
+        DualdistillNative.C_INT.withName("reserved0"),
+        DualdistillNative.C_POINTER.withName("bias")
     ).withName("dd_dwconv3d_params");
 
     /**
@@ -1274,6 +1280,138 @@ public class dd_dwconv3d_params {
      */
     public static void stream(MemorySegment struct, MemorySegment fieldValue) {
         struct.set(stream$LAYOUT, stream$OFFSET, fieldValue);
+    }
+
+    private static final OfInt layout$LAYOUT = (OfInt)$LAYOUT.select(groupElement("layout"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t layout
+     * }
+     */
+    public static final OfInt layout$layout() {
+        return layout$LAYOUT;
+    }
+
+    private static final long layout$OFFSET = $LAYOUT.byteOffset(groupElement("layout"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t layout
+     * }
+     */
+    public static final long layout$offset() {
+        return layout$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t layout
+     * }
+     */
+    public static int layout(MemorySegment struct) {
+        return struct.get(layout$LAYOUT, layout$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t layout
+     * }
+     */
+    public static void layout(MemorySegment struct, int fieldValue) {
+        struct.set(layout$LAYOUT, layout$OFFSET, fieldValue);
+    }
+
+    private static final OfInt reserved0$LAYOUT = (OfInt)$LAYOUT.select(groupElement("reserved0"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t reserved0
+     * }
+     */
+    public static final OfInt reserved0$layout() {
+        return reserved0$LAYOUT;
+    }
+
+    private static final long reserved0$OFFSET = $LAYOUT.byteOffset(groupElement("reserved0"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t reserved0
+     * }
+     */
+    public static final long reserved0$offset() {
+        return reserved0$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t reserved0
+     * }
+     */
+    public static int reserved0(MemorySegment struct) {
+        return struct.get(reserved0$LAYOUT, reserved0$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t reserved0
+     * }
+     */
+    public static void reserved0(MemorySegment struct, int fieldValue) {
+        struct.set(reserved0$LAYOUT, reserved0$OFFSET, fieldValue);
+    }
+
+    private static final AddressLayout bias$LAYOUT = (AddressLayout)$LAYOUT.select(groupElement("bias"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * const void *bias
+     * }
+     */
+    public static final AddressLayout bias$layout() {
+        return bias$LAYOUT;
+    }
+
+    private static final long bias$OFFSET = $LAYOUT.byteOffset(groupElement("bias"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * const void *bias
+     * }
+     */
+    public static final long bias$offset() {
+        return bias$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * const void *bias
+     * }
+     */
+    public static MemorySegment bias(MemorySegment struct) {
+        return struct.get(bias$LAYOUT, bias$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * const void *bias
+     * }
+     */
+    public static void bias(MemorySegment struct, MemorySegment fieldValue) {
+        struct.set(bias$LAYOUT, bias$OFFSET, fieldValue);
     }
 
     /**

@@ -9,7 +9,8 @@ import org.dualdistill.kernels.KernelException;
 
 /**
  * Fills a {@code dd_dwconv3d_params} struct and calls {@code dd_dwconv3d_cpu} or {@code dd_dwconv3d_cuda}: one pass
- * (forward, input gradient or weight gradient) of a depthwise Conv3d over contiguous NCDHW tensors.
+ * (forward, input gradient or weight gradient) of a depthwise Conv3d over contiguous NCDHW tensors, or the
+ * channels-last (NDHWC) forward with a fused bias on the CPU.
  *
  * <p>Lifetime: the struct lives in one small per-thread segment reused by every call on that thread, so the hot path
  * allocates nothing on the Java side. Every pointer is borrowed for the call (CPU) or until the enqueued work
@@ -63,6 +64,42 @@ public final class DwConvKernel {
     public static void run(boolean cuda, Geometry g, int mode, int dtype, int numThreads, MemorySegment input,
                            MemorySegment weight, MemorySegment gradOutput, MemorySegment output, MemorySegment gradInput,
                            MemorySegment gradWeight, MemorySegment stream) {
+        MemorySegment p = fill(g, mode, dtype, numThreads, DualdistillNative.DD_LAYOUT_NCDHW());
+        dd_dwconv3d_params.input(p, input);
+        dd_dwconv3d_params.weight(p, weight);
+        dd_dwconv3d_params.grad_output(p, gradOutput);
+        dd_dwconv3d_params.output(p, output);
+        dd_dwconv3d_params.grad_input(p, gradInput);
+        dd_dwconv3d_params.grad_weight(p, gradWeight);
+        dd_dwconv3d_params.stream(p, stream);
+        call(p, cuda);
+    }
+
+    /**
+     * Runs the channels-last forward on the CPU ({@code DD_LAYOUT_NDHWC}, float32): the fused eval path, where a
+     * folded batch norm arrives as the bias.
+     *
+     * @param g          the geometry
+     * @param numThreads CPU worker threads, 0 = OpenMP default
+     * @param input      [N, T, H, W, C]
+     * @param weight     [kt, kh, kw, C]
+     * @param bias       [C] added to every output, or NULL
+     * @param output     [N, To, Ho, Wo, C]
+     * @throws KernelException when the kernel returns a status other than DD_OK
+     */
+    public static void forwardChannelsLast(Geometry g, int numThreads, MemorySegment input, MemorySegment weight,
+                                           MemorySegment bias, MemorySegment output) {
+        MemorySegment p = fill(g, FORWARD, DualdistillNative.DD_FLOAT32(), numThreads,
+                DualdistillNative.DD_LAYOUT_NDHWC());
+        dd_dwconv3d_params.input(p, input);
+        dd_dwconv3d_params.weight(p, weight);
+        dd_dwconv3d_params.bias(p, bias);
+        dd_dwconv3d_params.output(p, output);
+        call(p, false);
+    }
+
+    /** This thread's struct, zeroed, with the geometry and the scalar fields set; every pointer NULL. */
+    private static MemorySegment fill(Geometry g, int mode, int dtype, int numThreads, int layout) {
         MemorySegment p = PARAMS.get();
         p.fill((byte) 0);
         dd_dwconv3d_params.batch(p, g.batch());
@@ -85,13 +122,11 @@ public final class DwConvKernel {
         dd_dwconv3d_params.mode(p, mode);
         dd_dwconv3d_params.dtype(p, dtype);
         dd_dwconv3d_params.num_threads(p, numThreads);
-        dd_dwconv3d_params.input(p, input);
-        dd_dwconv3d_params.weight(p, weight);
-        dd_dwconv3d_params.grad_output(p, gradOutput);
-        dd_dwconv3d_params.output(p, output);
-        dd_dwconv3d_params.grad_input(p, gradInput);
-        dd_dwconv3d_params.grad_weight(p, gradWeight);
-        dd_dwconv3d_params.stream(p, stream);
+        dd_dwconv3d_params.layout(p, layout);
+        return p;
+    }
+
+    private static void call(MemorySegment p, boolean cuda) {
         int rc = cuda ? DualdistillNative.dd_dwconv3d_cuda(p) : DualdistillNative.dd_dwconv3d_cpu(p);
         if (rc != DualdistillNative.DD_OK()) {
             throw new KernelException(rc, cuda ? "dd_dwconv3d_cuda" : "dd_dwconv3d_cpu", NativeLibrary.statusString(rc));

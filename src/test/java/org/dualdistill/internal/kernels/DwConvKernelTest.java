@@ -90,6 +90,28 @@ class DwConvKernelTest {
         // the gradient passes read and write other pointers: those are required then
         assertEquals(nul, call(p -> dd_dwconv3d_params.mode(p, DualdistillNative.DD_DWCONV_GRAD_INPUT())));
         assertEquals(nul, call(p -> dd_dwconv3d_params.mode(p, DualdistillNative.DD_DWCONV_GRAD_WEIGHT())));
+        // the channels-last layout: forward only, a bias only there, kt * kh at most 64
+        int mode = DualdistillNative.DD_ERR_BAD_MODE();
+        int ndhwc = DualdistillNative.DD_LAYOUT_NDHWC();
+        assertEquals(mode, call(p -> dd_dwconv3d_params.layout(p, 2)), "unknown layout");
+        assertEquals(mode, call(p -> dd_dwconv3d_params.layout(p, -1)), "unknown layout");
+        assertEquals(mode, call(p -> {
+            dd_dwconv3d_params.layout(p, ndhwc);
+            dd_dwconv3d_params.mode(p, DualdistillNative.DD_DWCONV_GRAD_INPUT());
+        }), "NDHWC has no gradient passes");
+        assertEquals(param, call(p -> dd_dwconv3d_params.bias(p, dd_dwconv3d_params.weight(p))),
+                "a bias is an NDHWC-only field");
+        assertEquals(DualdistillNative.DD_OK(), call(p -> {
+            dd_dwconv3d_params.layout(p, ndhwc);
+            dd_dwconv3d_params.bias(p, dd_dwconv3d_params.weight(p));
+        }), "NDHWC forward with a bias");
+        assertEquals(param, call(p -> {
+            dd_dwconv3d_params.layout(p, ndhwc);
+            dd_dwconv3d_params.in_t(p, 65);
+            dd_dwconv3d_params.out_t(p, 1);
+            dd_dwconv3d_params.k_t(p, 65);
+            dd_dwconv3d_params.pad_t(p, 0);
+        }), "kt * kh over 64 tap rows");
     }
 
     @Test
