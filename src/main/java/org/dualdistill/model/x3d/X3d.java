@@ -81,6 +81,7 @@ public final class X3d implements VideoModel {
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile DepthwiseMode depthwise;
     private final NativeOwner own = new NativeOwner();
+    private final FoldedEval folded;
 
     /** The smallest input side X3D takes (its stem and four stages each halve the resolution). */
     public static final int MIN_CROP = 32;
@@ -233,15 +234,15 @@ public final class X3d implements VideoModel {
         return (int) Math.ceil(factor * repeats);
     }
 
-    private record Stem(Conv3dImpl convT, Conv3dImpl convXy, BatchNorm3dImpl norm) {
+    record Stem(Conv3dImpl convT, Conv3dImpl convXy, BatchNorm3dImpl norm) {
     }
 
-    private record Block(Conv3dImpl shortcut, BatchNorm3dImpl shortcutNorm, Conv3dImpl convA, BatchNorm3dImpl normA,
+    record Block(Conv3dImpl shortcut, BatchNorm3dImpl shortcutNorm, Conv3dImpl convA, BatchNorm3dImpl normA,
                          Conv3dImpl convB, BatchNorm3dImpl normB, Conv3dImpl seReduce, Conv3dImpl seExpand,
                          Conv3dImpl convC, BatchNorm3dImpl normC, long stride) {
     }
 
-    private record Head(Conv3dImpl preConv, BatchNorm3dImpl preNorm, Conv3dImpl postConv, List<LinearImpl> projs) {
+    record Head(Conv3dImpl preConv, BatchNorm3dImpl preNorm, Conv3dImpl postConv, List<LinearImpl> projs) {
     }
 
     private X3d(Config cfg, DepthwiseMode depthwise) {
@@ -296,6 +297,7 @@ public final class X3d implements VideoModel {
         head = new Head(reg(pool, "pre_conv", Layers.pointwise(dimIn, headInner, false)),
                 reg(pool, "pre_norm", Layers.batchNorm3d(headInner)),
                 reg(pool, "post_conv", Layers.pointwise(headInner, cfg.headDimOut(), false)), List.copyOf(projs));
+        folded = new FoldedEval(stem, List.copyOf(stages), head);
     }
 
     /**
@@ -398,6 +400,12 @@ public final class X3d implements VideoModel {
                     + cfg.clipLength() + "x" + cfg.crop() + "x" + cfg.crop() + "), got " + TensorBridge.shapeString(clip));
         }
         DepthwiseMode mode = depthwise;
+        if (FoldedEval.applies(clip, root.is_training(), mode)) {
+            Tensor[] r = folded.forward(clip, this::classify);
+            if (r != null) {
+                return new ModelOutput(r[0], r[1], r[2]);
+            }
+        }
         // TORCH_CHANNELS_LAST converts the clip once and every layer after it keeps ChannelsLast3d
         Tensor in = mode == DepthwiseMode.TORCH_CHANNELS_LAST ? clip.contiguous(torch.MemoryFormat.ChannelsLast3d) : clip;
         Tensor x = depthwise(stem.convXy(), stem.convT().forward(in), 1, 0, mode);
@@ -412,18 +420,20 @@ public final class X3d implements VideoModel {
         Tensor h = torch.relu(head.preNorm().forward(head.preConv().forward(x)));
         h = torch.adaptive_avg_pool3d(h, 1, 1, 1);
         Tensor embedding = torch.relu(head.postConv().forward(h)).flatten(1, -1);
+        return new ModelOutput(classify(embedding), embedding, features);
+    }
+
+    /** Dropout (training only) and the projection head(s): [B, headDimOut] -> [B, numClasses]. */
+    private Tensor classify(Tensor embedding) {
         Tensor dropped = torch.dropout(embedding, cfg.dropout(), root.is_training());
-        Tensor logits;
         if (head.projs().size() == 1) {
-            logits = head.projs().get(0).forward(dropped);
-        } else {
-            org.bytedeco.pytorch.TensorVector parts = new org.bytedeco.pytorch.TensorVector();
-            for (LinearImpl p : head.projs()) {
-                parts.push_back(p.forward(dropped));
-            }
-            logits = torch.cat(parts, 1); // heads side by side: narrow(1, offset, size) per head
+            return head.projs().get(0).forward(dropped);
         }
-        return new ModelOutput(logits, embedding, features);
+        org.bytedeco.pytorch.TensorVector parts = new org.bytedeco.pytorch.TensorVector();
+        for (LinearImpl p : head.projs()) {
+            parts.push_back(p.forward(dropped));
+        }
+        return torch.cat(parts, 1); // heads side by side: narrow(1, offset, size) per head
     }
 
     private static Tensor block(Block b, Tensor x, DepthwiseMode mode) {
@@ -452,6 +462,11 @@ public final class X3d implements VideoModel {
             return conv.forward(x);
         }
         return DepthwiseConv3d.forward(x, conv.weight(), stride, pad, pad, mode);
+    }
+
+    /** @return {folded eval weight sets built so far, not yet freed, forwards run} (for tests of the eval route) */
+    long[] foldedEvalCounts() {
+        return folded.counts();
     }
 
     /** @return how the depthwise convolutions run now */
@@ -532,6 +547,7 @@ public final class X3d implements VideoModel {
     @Override
     public void close() {
         if (!closed.getAndSet(true)) {
+            folded.close();
             own.releaseAll();
         }
     }
