@@ -31,7 +31,12 @@ public enum DepthwiseMode {
      * The hand-written depthwise kernels ({@code dd_dwconv3d_cpu} / {@code dd_dwconv3d_cuda}, NCDHW, no layout
      * copies) in training and in eval, their backward reaching autograd through graph-node hooks (see
      * {@code KernelDepthwise}); where they do not apply (a dtype or device they do not take, the kernel library not
-     * loaded) LibTorch's conv3d as in TORCH.
+     * loaded) LibTorch's conv3d as in TORCH. In eval without gradients on float32 CPU clips (train mode off and
+     * grad mode off, e.g. under {@code NoGradGuard} or {@code InferenceMode}; CPU autocast off), X3D's whole forward runs on the
+     * folded route instead ({@code FoldedEval}): channels-last end to end, each batch norm folded into the 1x1x1
+     * GEMM before it or into the depthwise kernel's bias ({@code DD_LAYOUT_NDHWC}), the clip converted once. Its
+     * outputs equal the module path's within float32 tolerance; the folded weights are rebuilt whenever a
+     * parameter or a batch-norm statistic changes.
      */
     FAST
 }

@@ -21,8 +21,9 @@ import org.dualdistill.internal.torch.TensorBridge;
 /**
  * X3D's inference forward on the CPU in channels-last with every batch norm folded into the convolution before it:
  * the route {@link X3d#forward} takes for {@link DepthwiseMode#FAST} and {@link DepthwiseMode#AUTO} when the model is
- * in eval mode, grad mode is off (NoGradGuard or InferenceMode) and the clip and every parameter are float32 on the
- * CPU with the kernel library loaded.
+ * in eval mode, grad mode is off (NoGradGuard or InferenceMode), CPU autocast is off (under autocast the modules run
+ * in its dtype, e.g. a teacher inside a bf16 training step, and so does the module path here) and the clip and every
+ * parameter are float32 on the CPU with the kernel library loaded.
  *
  * <p><b>Why.</b> In eval the depthwise kernels alone bought 1.1-1.2x over LibTorch's NCDHW network; the rest of the
  * time was the layout: LibTorch's 1x1x1 convs reorder NCDHW for oneDNN at every layer (or, at one thread and batch
@@ -77,6 +78,7 @@ final class FoldedEval implements AutoCloseable {
      */
     static boolean applies(Tensor clip, boolean training, DepthwiseMode mode) {
         return (mode == DepthwiseMode.FAST || mode == DepthwiseMode.AUTO) && !training && !GradMode.is_enabled()
+                && !torch.is_autocast_enabled(torch.DeviceType.CPU) // the modules' ops then run in the autocast dtype
                 && !clip.is_cuda() && clip.device().is_cpu() && TensorBridge.dtype(clip) == ScalarType.Float
                 && NativeLibrary.availability().cpu();
     }
@@ -256,6 +258,10 @@ final class FoldedEval implements AutoCloseable {
     private record Depthwise(Tensor weight, Tensor bias, int[] kernel, int stride, int[] pad) {
         /** @param x [N, T, H, W, C] contiguous; @return [N, To, Ho, Wo, C] */
         Tensor apply(Tensor x) {
+            if (TensorBridge.dtype(x) != ScalarType.Float) {
+                throw new IllegalStateException("folded X3D eval: depthwise input is " + TensorBridge.dtype(x)
+                        + ", not float32");
+            }
             long n = x.size(0);
             long c = x.size(4);
             long[] in = {x.size(1), x.size(2), x.size(3)};

@@ -39,7 +39,9 @@ import org.dualdistill.model.VideoModel;
  * default) runs the hand-written kernels on float32 CPU tensors and LibTorch's conv3d elsewhere; TORCH is LibTorch's
  * conv3d, the reference; FAST runs the hand-written kernels forward and backward wherever they apply (see
  * {@link DepthwiseConv3d} and benchmarks/RESULTS.md for the routes measured). All use the same parameters and
- * state_dict.
+ * state_dict. Under AUTO and FAST an eval forward without gradients on a float32 CPU clip takes the folded
+ * channels-last route (batch norm folded into the convolutions, no per-layer layout copies; see
+ * {@link DepthwiseMode#FAST}), with the same outputs to float32 tolerance.
  *
  * <p>Owns its module tree; not thread-safe in training mode. Build with {@link #builder()} or {@link #preset}.
  */

@@ -123,4 +123,31 @@ class DwConvKernelTest {
                 MemorySegment.NULL, MemorySegment.NULL, MemorySegment.NULL, MemorySegment.NULL));
         assertEquals(DualdistillNative.DD_ERR_NULL_POINTER(), e.status());
     }
+
+    /** A buffer smaller than its geometry (a bf16 tensor passed as float32, a wrong shape) never reaches the kernel. */
+    @Test
+    void theWrapperRefusesBuffersSmallerThanTheGeometry() {
+        NativeLibrary.requireCpu();
+        DwConvKernel.Geometry g = new DwConvKernel.Geometry(1, 16, new long[] {3, 4, 5}, new long[] {3, 4, 5},
+                new int[] {3, 3, 3}, new int[] {1, 1, 1}, new int[] {1, 1, 1});
+        long act = 4L * 16 * 3 * 4 * 5;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment x = arena.allocate(act);
+            MemorySegment w = arena.allocate(4L * 16 * 27);
+            MemorySegment b = arena.allocate(4L * 16);
+            MemorySegment y = arena.allocate(act);
+            MemorySegment half = arena.allocate(act / 2);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> DwConvKernel.forwardChannelsLast(g, 1, x, w, b, half));
+            assertEquals("depthwise conv3d: output holds " + act / 2 + " bytes, the geometry needs " + act
+                    + " (wrong dtype or shape)", e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> DwConvKernel.forwardChannelsLast(g, 1, half, w, b, y));
+            assertThrows(IllegalArgumentException.class,
+                    () -> DwConvKernel.forwardChannelsLast(g, 1, x, w, b.asSlice(0, 8), y));
+            assertThrows(IllegalArgumentException.class, () -> DwConvKernel.run(false, g, DwConvKernel.FORWARD,
+                    DualdistillNative.DD_FLOAT32(), 1, x, w, MemorySegment.NULL, half, MemorySegment.NULL,
+                    MemorySegment.NULL, MemorySegment.NULL));
+            DwConvKernel.forwardChannelsLast(g, 1, x, w, b, y); // the right sizes run
+        }
+    }
 }

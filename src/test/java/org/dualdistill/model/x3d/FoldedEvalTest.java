@@ -207,6 +207,40 @@ class FoldedEvalTest {
         }
     }
 
+    /**
+     * A teacher's eval forward inside a CPU bf16 autocast training step: the module path, in bf16 as autocast makes
+     * it (the folded route's float32 kernel would otherwise get bf16 activations).
+     */
+    @Test
+    void cpuAutocastTakesTheModulePath() {
+        torch.manual_seed(15);
+        try (X3d m = X3d.builder().preset(X3d.Preset.XS).numClasses(5).widthFactor(1.0).build();
+             PointerScope scope = new PointerScope()) {
+            randomizeNorms(m, 16);
+            m.module().eval();
+            Tensor clip = torch.randn(2, 3, 4, 64, 64);
+            Tensor[] logits = new Tensor[2];
+            DepthwiseMode[] modes = {DepthwiseMode.AUTO, DepthwiseMode.TORCH};
+            torch.set_autocast_dtype(torch.DeviceType.CPU, torch.ScalarType.BFloat16);
+            torch.set_autocast_enabled(torch.DeviceType.CPU, true);
+            try {
+                for (int i = 0; i < 2; i++) {
+                    m.depthwiseMode(modes[i]);
+                    try (NoGradGuard g = new NoGradGuard()) {
+                        logits[i] = m.forward(clip).logits().to(torch.ScalarType.Double);
+                    }
+                }
+            } finally {
+                torch.set_autocast_enabled(torch.DeviceType.CPU, false);
+            }
+            assertEquals(0, m.foldedEvalCounts()[2], "no folded forward under autocast");
+            assertTrue(err(logits[0], logits[1]) < 0.05, "AUTO vs TORCH under bf16 autocast: " + err(logits[0], logits[1]));
+            Tensor fp32 = eval(m, clip, DepthwiseMode.AUTO).logits();
+            assertEquals(1, m.foldedEvalCounts()[2], "autocast off: the folded route again");
+            assertTrue(err(logits[0], fp32.to(torch.ScalarType.Double)) > 0, "autocast was applied");
+        }
+    }
+
     @Test
     void concurrentForwardsShareOneWeightSet() throws Exception {
         torch.manual_seed(13);
