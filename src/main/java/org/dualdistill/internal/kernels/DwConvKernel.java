@@ -68,12 +68,12 @@ public final class DwConvKernel {
         long cIn = g.batch() * g.channels() * g.in()[0] * g.in()[1] * g.in()[2];
         long cOut = g.batch() * g.channels() * g.out()[0] * g.out()[1] * g.out()[2];
         long cW = g.channels() * g.kernel()[0] * g.kernel()[1] * g.kernel()[2];
-        requireBytes(input, cIn * es, "input");
-        requireBytes(weight, cW * es, "weight");
-        requireBytes(gradOutput, cOut * es, "grad_output");
-        requireBytes(output, cOut * es, "output");
-        requireBytes(gradInput, cIn * es, "grad_input");
-        requireBytes(gradWeight, cW * es, "grad_weight");
+        Buffers.requireBytes(input, cIn * es, "depthwise conv3d", "input");
+        Buffers.requireBytes(weight, cW * es, "depthwise conv3d", "weight");
+        Buffers.requireBytes(gradOutput, cOut * es, "depthwise conv3d", "grad_output");
+        Buffers.requireBytes(output, cOut * es, "depthwise conv3d", "output");
+        Buffers.requireBytes(gradInput, cIn * es, "depthwise conv3d", "grad_input");
+        Buffers.requireBytes(gradWeight, cW * es, "depthwise conv3d", "grad_weight");
         MemorySegment p = fill(g, mode, dtype, numThreads, DualdistillNative.DD_LAYOUT_NCDHW());
         dd_dwconv3d_params.input(p, input);
         dd_dwconv3d_params.weight(p, weight);
@@ -99,10 +99,12 @@ public final class DwConvKernel {
      */
     public static void forwardChannelsLast(Geometry g, int numThreads, MemorySegment input, MemorySegment weight,
                                            MemorySegment bias, MemorySegment output) {
-        requireBytes(input, 4 * g.batch() * g.channels() * g.in()[0] * g.in()[1] * g.in()[2], "input");
-        requireBytes(weight, 4 * g.channels() * g.kernel()[0] * g.kernel()[1] * g.kernel()[2], "weight");
-        requireBytes(bias, 4 * g.channels(), "bias");
-        requireBytes(output, 4 * g.batch() * g.channels() * g.out()[0] * g.out()[1] * g.out()[2], "output");
+        long act = 4 * g.batch() * g.channels();
+        Buffers.requireBytes(input, act * g.in()[0] * g.in()[1] * g.in()[2], "depthwise conv3d", "input");
+        Buffers.requireBytes(weight, 4 * g.channels() * g.kernel()[0] * g.kernel()[1] * g.kernel()[2],
+                "depthwise conv3d", "weight");
+        Buffers.requireBytes(bias, 4 * g.channels(), "depthwise conv3d", "bias");
+        Buffers.requireBytes(output, act * g.out()[0] * g.out()[1] * g.out()[2], "depthwise conv3d", "output");
         MemorySegment p = fill(g, FORWARD, DualdistillNative.DD_FLOAT32(), numThreads,
                 DualdistillNative.DD_LAYOUT_NDHWC());
         dd_dwconv3d_params.input(p, input);
@@ -110,17 +112,6 @@ public final class DwConvKernel {
         dd_dwconv3d_params.bias(p, bias);
         dd_dwconv3d_params.output(p, output);
         call(p, false);
-    }
-
-    /**
-     * The kernel trusts the geometry, so a buffer smaller than the geometry says (a bf16 tensor passed as float32, a
-     * wrong shape) would be read or written past its end: refuse it here. NULL segments are the kernel's to check.
-     */
-    private static void requireBytes(MemorySegment s, long bytes, String name) {
-        if (s != null && !s.equals(MemorySegment.NULL) && s.byteSize() < bytes) {
-            throw new IllegalArgumentException("depthwise conv3d: " + name + " holds " + s.byteSize()
-                    + " bytes, the geometry needs " + bytes + " (wrong dtype or shape)");
-        }
     }
 
     /** This thread's struct, zeroed, with the geometry and the scalar fields set; every pointer NULL. */
