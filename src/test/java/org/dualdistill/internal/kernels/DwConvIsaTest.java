@@ -27,7 +27,7 @@ class DwConvIsaTest {
     /** {C, T, H, W, stride}: X3D-S conv_b layers at batch 2, plus odd sizes */
     private static final int[][] SHAPES = {{6, 5, 16, 16, 2}, {6, 5, 8, 8, 1}, {12, 4, 9, 7, 2}, {24, 3, 5, 5, 1}, {5, 2, 3, 11, 1}};
 
-    private static void setenv(String name, String value) throws Throwable {
+    static void setenv(String name, String value) throws Throwable {
         Linker linker = Linker.nativeLinker();
         try (Arena arena = Arena.ofConfined()) {
             if (value == null) {
