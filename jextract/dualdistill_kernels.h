@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* Bumped on every change to a struct layout, an enum value or a function signature. */
-#define DD_ABI_VERSION 5
+#define DD_ABI_VERSION 4
 
 /* Largest number of teachers one DATW call fuses. */
 #define DD_MAX_TEACHERS 8
@@ -243,29 +243,6 @@ typedef struct dd_dwconv3d_params {
     const void *bias;                            /* [C] added to every output (FORWARD, NDHWC only), or NULL */
 } dd_dwconv3d_params;
 
-/* Activation of a dd_bias_act call. */
-enum {
-    DD_ACT_NONE = 0,
-    DD_ACT_RELU = 1            /* max(v, 0); NaN stays NaN, as torch.relu */
-};
-
-/*
- * The epilogue of a GEMM, in place on a contiguous row-major float32 [rows, cols] matrix (CPU only):
- *   y[r, c] = act(y[r, c] + bias[c] + residual[r, c])
- * with bias and residual each optional (NULL: not added), summed in that order. Where a GEMM's output is
- * X3D's channels-last activation, one pass replaces addmm's bias broadcast copy and the separate residual add and
- * ReLU passes. Rows are split over OpenMP; every element is computed the same way for any thread count.
- */
-typedef struct dd_bias_act_params {
-    int64_t rows;                                /* >= 1 */
-    int64_t cols;                                /* >= 1 */
-    int32_t act;                                 /* DD_ACT_* */
-    int32_t num_threads;                         /* CPU worker threads, 0 = OpenMP default */
-    float *y;                                    /* [rows, cols], read and written */
-    const float *bias;                           /* [cols] or NULL */
-    const float *residual;                       /* [rows, cols] or NULL; may not overlap y */
-} dd_bias_act_params;
-
 /* ---- functions --------------------------------------------------------------------------------------------- */
 
 /* The DD_ABI_VERSION the library was compiled with. */
@@ -298,9 +275,6 @@ dd_status dd_rkd_cuda(const dd_rkd_params *params);
 /* Depthwise Conv3d pass on the CPU (synchronous) / enqueued on params->stream. */
 dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *params);
 dd_status dd_dwconv3d_cuda(const dd_dwconv3d_params *params);
-
-/* GEMM epilogue on the CPU (synchronous). */
-dd_status dd_bias_act_cpu(const dd_bias_act_params *params);
 
 #ifdef __cplusplus
 }

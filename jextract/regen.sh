@@ -29,7 +29,6 @@ jextract \
   --include-function dd_rkd_cuda \
   --include-function dd_dwconv3d_cpu \
   --include-function dd_dwconv3d_cuda \
-  --include-function dd_bias_act_cpu \
   --include-struct dd_datw_params \
   --include-typedef dd_datw_params \
   --include-struct dd_sdd_params \
@@ -38,13 +37,11 @@ jextract \
   --include-typedef dd_rkd_params \
   --include-struct dd_dwconv3d_params \
   --include-typedef dd_dwconv3d_params \
-  --include-struct dd_bias_act_params \
-  --include-typedef dd_bias_act_params \
   --include-typedef dd_status \
   --include-typedef dd_dtype \
   --include-constant DD_ABI_VERSION \
   --include-constant DD_MAX_TEACHERS \
-  $(grep -oE '\bDD_(OK|ERR_[A-Z_]+|FLOAT32|FLOAT16|BFLOAT16|WEIGHTING_[A-Z]+|SCORE_[A-Z]+|NORM_[A-Z]+|DWCONV_[A-Z_]+|LAYOUT_[A-Z]+|ACT_[A-Z]+)\b' "$here/dualdistill_kernels.h" \
+  $(grep -oE '\bDD_(OK|ERR_[A-Z_]+|FLOAT32|FLOAT16|BFLOAT16|WEIGHTING_[A-Z]+|SCORE_[A-Z]+|NORM_[A-Z]+|DWCONV_[A-Z_]+|LAYOUT_[A-Z]+)\b' "$here/dualdistill_kernels.h" \
       | sort -u | sed 's/^/--include-constant /') \
   "$here/dualdistill_kernels.h"
 # The header's fingerprint at generation time; HeaderBindingsTest fails when the header changes without a regen.

@@ -23,10 +23,10 @@ public class DualdistillNative extends DualdistillNative$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int DD_ABI_VERSION = (int)5L;
+    private static final int DD_ABI_VERSION = (int)4L;
     /**
      * {@snippet lang=c :
-     * #define DD_ABI_VERSION 5
+     * #define DD_ABI_VERSION 4
      * }
      */
     public static int DD_ABI_VERSION() {
@@ -322,24 +322,6 @@ public class DualdistillNative extends DualdistillNative$shared {
      */
     public static int DD_LAYOUT_NDHWC() {
         return DD_LAYOUT_NDHWC;
-    }
-    private static final int DD_ACT_NONE = (int)0L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.DD_ACT_NONE = 0
-     * }
-     */
-    public static int DD_ACT_NONE() {
-        return DD_ACT_NONE;
-    }
-    private static final int DD_ACT_RELU = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.DD_ACT_RELU = 1
-     * }
-     */
-    public static int DD_ACT_RELU() {
-        return DD_ACT_RELU;
     }
 
     private static class dd_abi_version {
@@ -1051,66 +1033,6 @@ public class DualdistillNative extends DualdistillNative$shared {
         try {
             if (TRACE_DOWNCALLS) {
                 traceDowncall("dd_dwconv3d_cuda", params);
-            }
-            return (int)mh$.invokeExact(params);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class dd_bias_act_cpu {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            DualdistillNative.C_INT,
-            DualdistillNative.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dd_bias_act_cpu");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * dd_status dd_bias_act_cpu(const dd_bias_act_params *params)
-     * }
-     */
-    public static FunctionDescriptor dd_bias_act_cpu$descriptor() {
-        return dd_bias_act_cpu.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * dd_status dd_bias_act_cpu(const dd_bias_act_params *params)
-     * }
-     */
-    public static MethodHandle dd_bias_act_cpu$handle() {
-        return dd_bias_act_cpu.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * dd_status dd_bias_act_cpu(const dd_bias_act_params *params)
-     * }
-     */
-    public static MemorySegment dd_bias_act_cpu$address() {
-        return dd_bias_act_cpu.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * dd_status dd_bias_act_cpu(const dd_bias_act_params *params)
-     * }
-     */
-    public static int dd_bias_act_cpu(MemorySegment params) {
-        var mh$ = dd_bias_act_cpu.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("dd_bias_act_cpu", params);
             }
             return (int)mh$.invokeExact(params);
         } catch (Error | RuntimeException ex) {

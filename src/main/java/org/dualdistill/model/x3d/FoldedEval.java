@@ -1,6 +1,5 @@
 package org.dualdistill.model.x3d;
 
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -15,7 +14,6 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.dualdistill.internal.kernels.BiasActKernel;
 import org.dualdistill.internal.kernels.DwConvKernel;
 import org.dualdistill.internal.kernels.NativeLibrary;
 import org.dualdistill.internal.torch.TensorBridge;
@@ -34,17 +32,21 @@ import org.dualdistill.internal.torch.TensorBridge;
  * to res5:
  * <ul>
  *   <li>every 1x1x1 conv (conv_a, conv_c, the shortcut, the head's pre_conv and post_conv, the SE fcs) is one
- *       GEMM on the {@code [N*T*H*W, C]} view ({@code mm}), followed by one pass of the native epilogue
- *       ({@code dd_bias_act_cpu}: the folded BN as bias, the residual, ReLU); the stride-2 shortcut subsamples
- *       first, which is what a 1x1x1 conv with stride 2 computes;</li>
+ *       GEMM on the {@code [N*T*H*W, C]} view ({@code addmm} with the folded BN as its bias; the stride-2 shortcut
+ *       subsamples first, which is what a 1x1x1 conv with stride 2 computes);</li>
  *   <li>every depthwise conv (the stem's 5x1x1 conv_xy, every 3x3x3 conv_b) is the NDHWC kernel
  *       ({@code DD_LAYOUT_NDHWC}) with its folded BN as a fused bias;</li>
- *   <li>Swish and the SE gate run in place; conv_c accumulates onto the shortcut's GEMM output ({@code addmm_})
- *       before the epilogue adds both folded biases and applies the ReLU;</li>
+ *   <li>ReLU, Swish and the SE gate run in place; conv_c accumulates onto the shortcut's GEMM output
+ *       ({@code addmm_}), then one in-place ReLU;</li>
  *   <li>the stem's conv_t (3 input channels) stays LibTorch's conv3d on the clip converted once to ChannelsLast3d;
  *       the classification Linear(s) are the modules' own.</li>
  * </ul>
- * Folding: {@code scale = gamma / sqrt(running_var + eps)}, {@code W' = W * scale} per output channel,
+ * Why addmm and not mm plus a fused bias/ReLU pass: OpenBLAS zero-fills C before a GEMM with beta = 0 (a memset as
+ * large as the output), so the broadcast copy of the bias that addmm makes costs the same pass and does useful
+ * work; a native bias + residual + ReLU epilogue after mm was tried and measured no faster (benchmarks/RESULTS.md,
+ * issue 15 ninth round).
+ *
+ * <p>Folding: {@code scale = gamma / sqrt(running_var + eps)}, {@code W' = W * scale} per output channel,
  * {@code b' = beta - running_mean * scale}, computed in float64 and stored in float32. The result equals the module
  * path to float32 rounding (other summation orders); the res5 map leaves as contiguous NCDHW, as on every route.
  *
@@ -250,26 +252,11 @@ final class FoldedEval implements AutoCloseable {
         return s;
     }
 
-    /**
-     * A 1x1x1 conv (or Linear) as {@code act(x2d @ weight^T + bias)}; weight [out, in] contiguous, bias [out] or null.
-     * The bias and the activation are one pass of the native epilogue ({@code dd_bias_act_cpu}) over the GEMM's
-     * output, instead of addmm's broadcast copy of the bias before the GEMM and a separate ReLU pass after it.
-     */
+    /** A 1x1x1 conv (or Linear) as {@code x2d @ weight^T + bias}; weight [out, in] contiguous, bias [out] or null. */
     private record Gemm(Tensor weight, Tensor bias) {
-        Tensor apply(Tensor x2d, int act) {
-            return epilogue(torch.mm(x2d, weight.t()), bias, null, act);
+        Tensor apply(Tensor x2d) {
+            return bias == null ? torch.mm(x2d, weight.t()) : torch.addmm(bias, x2d, weight.t());
         }
-    }
-
-    /** {@code y = act(y + bias + residual)} in place; y [M, N] contiguous float32 (a fresh GEMM output). */
-    private static Tensor epilogue(Tensor y, Tensor bias, Tensor residual, int act) {
-        if (bias == null && residual == null && act == BiasActKernel.NONE) {
-            return y;
-        }
-        BiasActKernel.run(y.size(0), y.size(1), act, torch.get_num_threads(), TensorBridge.borrow(y, "y", false),
-                bias == null ? MemorySegment.NULL : TensorBridge.borrow(bias, "bias", false),
-                residual == null ? MemorySegment.NULL : TensorBridge.borrow(residual, "residual", false));
-        return y;
     }
 
     /** A depthwise conv in NDHWC: weight [kt, kh, kw, C], the folded BN as bias [C]. */
@@ -316,13 +303,13 @@ final class FoldedEval implements AutoCloseable {
             long inner = a.weight().size(0);
             long cout = c.weight().size(0);
             Tensor x2 = x.view(-1, cin);
-            Tensor y = b.apply(a.apply(x2, BiasActKernel.RELU).view(n, t, h, w, inner));
+            Tensor y = b.apply(a.apply(x2).relu_().view(n, t, h, w, inner));
             long ho = y.size(2);
             long wo = y.size(3);
             if (seReduce != null) {
                 Tensor s = y.mean(new long[] {1, 2, 3}, false, new ScalarTypeOptional());
-                s = seReduce.apply(s, BiasActKernel.RELU);
-                s = seExpand.apply(s, BiasActKernel.NONE).sigmoid_();
+                s = seReduce.apply(s).relu_();
+                s = seExpand.apply(s).sigmoid_();
                 y.mul_(s.view(n, 1, 1, 1, inner));
             }
             torch.silu_(y);
@@ -332,13 +319,12 @@ final class FoldedEval implements AutoCloseable {
                 Tensor xs = stride == 1 ? x2
                         : x.slice(2, new LongOptional(0), new LongOptional(h), stride)
                                 .slice(3, new LongOptional(0), new LongOptional(w), stride).reshape(-1, cin);
-                z = torch.mm(xs, shortcut.weight().t());
+                z = shortcut.apply(xs);
                 z.addmm_(y2, c.weight().t());
-                epilogue(z, shortcut.bias(), null, BiasActKernel.RELU);
             } else {
-                z = epilogue(torch.mm(y2, c.weight().t()), c.bias(), x2, BiasActKernel.RELU);
+                z = c.apply(y2).add_(x2);
             }
-            return z.view(n, t, ho, wo, cout);
+            return z.relu_().view(n, t, ho, wo, cout);
         }
     }
 
@@ -370,9 +356,9 @@ final class FoldedEval implements AutoCloseable {
             long n = x.size(0);
             long c = x.size(4);
             Tensor features = x.permute(0, 4, 1, 2, 3).contiguous();
-            Tensor h = pre.apply(x.view(-1, c), BiasActKernel.RELU);
+            Tensor h = pre.apply(x.view(-1, c)).relu_();
             Tensor pooled = h.view(n, -1, h.size(1)).mean(new long[] {1}, false, new ScalarTypeOptional());
-            Tensor embedding = post.apply(pooled, BiasActKernel.RELU);
+            Tensor embedding = post.apply(pooled).relu_();
             return new Tensor[] {classify.apply(embedding), embedding, features};
         }
 
