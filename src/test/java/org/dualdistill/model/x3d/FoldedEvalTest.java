@@ -59,6 +59,14 @@ class FoldedEvalTest {
         }
     }
 
+    /** X3D-XS at width 1.0, 5 classes, weights from {@code seed}, norms randomized from {@code seed + 1}. */
+    static X3d xs(long seed) {
+        torch.manual_seed(seed);
+        X3d m = X3d.builder().preset(X3d.Preset.XS).numClasses(5).widthFactor(1.0).build();
+        randomizeNorms(m, seed + 1);
+        return m;
+    }
+
     static double err(Tensor a, Tensor ref) {
         double scale = Math.max(ref.abs().max().item_double(), 1e-30);
         return a.to(torch.ScalarType.Double).sub(ref).abs().max().item_double() / scale;
@@ -152,10 +160,7 @@ class FoldedEvalTest {
 
     @Test
     void theCacheFollowsInPlaceUpdatesAndBatchNormStatistics() {
-        torch.manual_seed(9);
-        try (X3d m = X3d.builder().preset(X3d.Preset.XS).numClasses(5).widthFactor(1.0).build();
-             PointerScope scope = new PointerScope()) {
-            randomizeNorms(m, 10);
+        try (X3d m = xs(9); PointerScope scope = new PointerScope()) {
             Tensor clip = torch.randn(2, 3, 4, 64, 64);
             closeToTorch(m, clip);
             closeToTorch(m, torch.randn(1, 3, 3, 48, 40));
@@ -181,10 +186,7 @@ class FoldedEvalTest {
 
     @Test
     void gradModeTorchModeAndInferenceMode() {
-        torch.manual_seed(11);
-        try (X3d m = X3d.builder().preset(X3d.Preset.XS).numClasses(5).widthFactor(1.0).build();
-             PointerScope scope = new PointerScope()) {
-            randomizeNorms(m, 12);
+        try (X3d m = xs(11); PointerScope scope = new PointerScope()) {
             m.module().eval();
             Tensor clip = torch.randn(1, 3, 4, 64, 64);
             ModelOutput withGrad = m.forward(clip);
@@ -213,10 +215,7 @@ class FoldedEvalTest {
      */
     @Test
     void cpuAutocastTakesTheModulePath() {
-        torch.manual_seed(15);
-        try (X3d m = X3d.builder().preset(X3d.Preset.XS).numClasses(5).widthFactor(1.0).build();
-             PointerScope scope = new PointerScope()) {
-            randomizeNorms(m, 16);
+        try (X3d m = xs(15); PointerScope scope = new PointerScope()) {
             m.module().eval();
             Tensor clip = torch.randn(2, 3, 4, 64, 64);
             Tensor[] logits = new Tensor[2];
@@ -243,10 +242,8 @@ class FoldedEvalTest {
 
     @Test
     void concurrentForwardsShareOneWeightSet() throws Exception {
-        torch.manual_seed(13);
-        X3d m = X3d.builder().preset(X3d.Preset.XS).numClasses(5).widthFactor(1.0).build();
+        X3d m = xs(13);
         try (m; PointerScope scope = new PointerScope()) {
-            randomizeNorms(m, 14);
             m.module().eval();
             Tensor clip = torch.randn(1, 3, 4, 64, 64);
             Tensor want = eval(m, clip, DepthwiseMode.FAST).logits();
