@@ -166,11 +166,8 @@ typedef void (*cl_row_fn)(const dwgeom *, int64_t, const float *, const float *,
 
 /* DD_LAYOUT_NDHWC forward (dwconv_cl.inc): OpenMP over the N * To * Ho output rows. The tap rows of one output row
  * live in two stack lists of 64, so kt * kh <= 64 (X3D: 9 and 5). */
-static dd_status dw_cl_forward(const dd_dwconv3d_params *p) {
-    if ((int64_t)p->k_t * p->k_h > 64) return DD_ERR_BAD_PARAMETER;
-    const dwgeom g = {p->in_t, p->in_h, p->in_w, p->out_t, p->out_h, p->out_w, p->k_t, p->k_h, p->k_w,
-                      p->stride_t, p->stride_h, p->stride_w, p->pad_t, p->pad_h, p->pad_w};
-    const int isa = isa_level();
+static dd_status dw_cl_forward(const dd_dwconv3d_params *p, const dwgeom g, int isa) {
+    if (g.kt * g.kh > 64) return DD_ERR_BAD_PARAMETER;
     const cl_row_fn f = isa == ISA_AVX512 ? cl_forward_row_avx512 : isa == ISA_AVX2 ? cl_forward_row_avx2 : cl_forward_row_base;
     const int64_t N = p->batch, C = p->channels, rows_per_clip = g.To * g.Ho, rows = N * rows_per_clip;
     const int64_t in_clip = g.T * g.H * g.W * C, out_clip = rows_per_clip * g.Wo * C;
@@ -189,17 +186,16 @@ dd_status dd_dwconv3d_cpu(const dd_dwconv3d_params *p) {
     dd_status st = dd_dwconv3d_check(p);
     if (st != DD_OK) return st;
     if (p->dtype != DD_FLOAT32) return DD_ERR_BAD_DTYPE;
-    if (p->layout == DD_LAYOUT_NDHWC) return dw_cl_forward(p);
-
     dwgeom g = {p->in_t, p->in_h, p->in_w, p->out_t, p->out_h, p->out_w, p->k_t, p->k_h, p->k_w,
                 p->stride_t, p->stride_h, p->stride_w, p->pad_t, p->pad_h, p->pad_w};
+    const int isa = isa_level();
+    if (p->layout == DD_LAYOUT_NDHWC) return dw_cl_forward(p, g, isa);
     if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0) {
         /* kt x 1 x 1: a frame is one contiguous row of H * W */
         g.W = g.H * g.W;
         g.Wo = g.W;
         g.H = g.Ho = 1;
     }
-    const int isa = isa_level();
     const int avx2 = isa >= ISA_AVX2; /* the general paths have no AVX-512 copy */
     const int64_t N = p->batch, C = p->channels;
     const int64_t in_plane = g.T * g.H * g.W, out_plane = g.To * g.Ho * g.Wo, taps = g.kt * g.kh * g.kw;

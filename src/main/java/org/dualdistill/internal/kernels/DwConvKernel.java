@@ -42,6 +42,20 @@ public final class DwConvKernel {
      * @param pad      {pt, ph, pw}
      */
     public record Geometry(long batch, long channels, long[] in, long[] out, int[] kernel, int[] stride, int[] pad) {
+        /** @return N * C * T * H * W, the input's (and the input gradient's) elements in either layout */
+        long inElements() {
+            return batch * channels * in[0] * in[1] * in[2];
+        }
+
+        /** @return N * C * To * Ho * Wo, the output's (and the output gradient's) elements */
+        long outElements() {
+            return batch * channels * out[0] * out[1] * out[2];
+        }
+
+        /** @return C * kt * kh * kw, the weight's elements */
+        long weightElements() {
+            return channels * kernel[0] * kernel[1] * kernel[2];
+        }
     }
 
     /**
@@ -65,15 +79,12 @@ public final class DwConvKernel {
                            MemorySegment weight, MemorySegment gradOutput, MemorySegment output, MemorySegment gradInput,
                            MemorySegment gradWeight, MemorySegment stream) {
         long es = dtype == DualdistillNative.DD_FLOAT32() ? 4 : 2;
-        long cIn = g.batch() * g.channels() * g.in()[0] * g.in()[1] * g.in()[2];
-        long cOut = g.batch() * g.channels() * g.out()[0] * g.out()[1] * g.out()[2];
-        long cW = g.channels() * g.kernel()[0] * g.kernel()[1] * g.kernel()[2];
-        Buffers.requireBytes(input, cIn * es, "depthwise conv3d", "input");
-        Buffers.requireBytes(weight, cW * es, "depthwise conv3d", "weight");
-        Buffers.requireBytes(gradOutput, cOut * es, "depthwise conv3d", "grad_output");
-        Buffers.requireBytes(output, cOut * es, "depthwise conv3d", "output");
-        Buffers.requireBytes(gradInput, cIn * es, "depthwise conv3d", "grad_input");
-        Buffers.requireBytes(gradWeight, cW * es, "depthwise conv3d", "grad_weight");
+        Buffers.requireBytes(input, g.inElements() * es, "depthwise conv3d", "input");
+        Buffers.requireBytes(weight, g.weightElements() * es, "depthwise conv3d", "weight");
+        Buffers.requireBytes(gradOutput, g.outElements() * es, "depthwise conv3d", "grad_output");
+        Buffers.requireBytes(output, g.outElements() * es, "depthwise conv3d", "output");
+        Buffers.requireBytes(gradInput, g.inElements() * es, "depthwise conv3d", "grad_input");
+        Buffers.requireBytes(gradWeight, g.weightElements() * es, "depthwise conv3d", "grad_weight");
         MemorySegment p = fill(g, mode, dtype, numThreads, DualdistillNative.DD_LAYOUT_NCDHW());
         dd_dwconv3d_params.input(p, input);
         dd_dwconv3d_params.weight(p, weight);
@@ -99,12 +110,10 @@ public final class DwConvKernel {
      */
     public static void forwardChannelsLast(Geometry g, int numThreads, MemorySegment input, MemorySegment weight,
                                            MemorySegment bias, MemorySegment output) {
-        long act = 4 * g.batch() * g.channels();
-        Buffers.requireBytes(input, act * g.in()[0] * g.in()[1] * g.in()[2], "depthwise conv3d", "input");
-        Buffers.requireBytes(weight, 4 * g.channels() * g.kernel()[0] * g.kernel()[1] * g.kernel()[2],
-                "depthwise conv3d", "weight");
+        Buffers.requireBytes(input, 4 * g.inElements(), "depthwise conv3d", "input");
+        Buffers.requireBytes(weight, 4 * g.weightElements(), "depthwise conv3d", "weight");
         Buffers.requireBytes(bias, 4 * g.channels(), "depthwise conv3d", "bias");
-        Buffers.requireBytes(output, act * g.out()[0] * g.out()[1] * g.out()[2], "depthwise conv3d", "output");
+        Buffers.requireBytes(output, 4 * g.outElements(), "depthwise conv3d", "output");
         MemorySegment p = fill(g, FORWARD, DualdistillNative.DD_FLOAT32(), numThreads,
                 DualdistillNative.DD_LAYOUT_NDHWC());
         dd_dwconv3d_params.input(p, input);

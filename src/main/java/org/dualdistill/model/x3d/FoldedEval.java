@@ -17,6 +17,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dualdistill.internal.kernels.DwConvKernel;
 import org.dualdistill.internal.kernels.NativeLibrary;
 import org.dualdistill.internal.torch.TensorBridge;
+import org.dualdistill.model.NativeOwner;
 
 /**
  * X3D's inference forward on the CPU in channels-last with every batch norm folded into the convolution before it:
@@ -84,7 +85,7 @@ final class FoldedEval implements AutoCloseable {
     static boolean applies(Tensor clip, boolean training, DepthwiseMode mode) {
         return (mode == DepthwiseMode.FAST || mode == DepthwiseMode.AUTO) && !training && !GradMode.is_enabled()
                 && !torch.is_autocast_enabled(torch.DeviceType.CPU) // the modules' ops then run in the autocast dtype
-                && !clip.is_cuda() && clip.device().is_cpu() && TensorBridge.dtype(clip) == ScalarType.Float
+                && clip.device().is_cpu() && TensorBridge.dtype(clip) == ScalarType.Float
                 && NativeLibrary.availability().cpu();
     }
 
@@ -215,7 +216,7 @@ final class FoldedEval implements AutoCloseable {
         long[] sig = new long[2 * src.size() + counters.size()];
         for (int i = 0; i < src.size(); i++) {
             Tensor t = src.get(i);
-            if (!t.defined() || t.is_cuda() || !t.device().is_cpu() || TensorBridge.dtype(t) != ScalarType.Float
+            if (!t.defined() || !t.device().is_cpu() || TensorBridge.dtype(t) != ScalarType.Float
                     || t.__dispatch_is_inference()) {
                 return null;
             }
@@ -328,10 +329,10 @@ final class FoldedEval implements AutoCloseable {
         }
     }
 
-    /** One set of folded weights; its tensors are its own (detached from every PointerScope), freed by close. */
+    /** One set of folded weights; its tensors are its own (one reference held past any PointerScope), freed by close. */
     private static final class Snapshot {
         final long[] signature;
-        final List<Tensor> owned = new ArrayList<>();
+        final NativeOwner owned = new NativeOwner();
         final List<List<FoldedBlock>> stages = new ArrayList<>();
         Depthwise stemXy;
         Tensor stemT;
@@ -363,13 +364,7 @@ final class FoldedEval implements AutoCloseable {
         }
 
         Tensor keep(Tensor t) {
-            PointerScope s = PointerScope.getInnerScope();
-            if (s != null) {
-                t.retainReference(); // PointerScope.detach releases one reference
-                s.detach(t);
-            }
-            owned.add(t);
-            return t;
+            return owned.keep(t);
         }
 
         /** {scale, shift} of a BN in float64: y = x * scale + shift. */
@@ -426,10 +421,7 @@ final class FoldedEval implements AutoCloseable {
         }
 
         void close() {
-            for (Tensor t : owned) {
-                t.close();
-            }
-            owned.clear();
+            owned.releaseAll();
         }
     }
 }
